@@ -1,0 +1,252 @@
+//! Chunks: fixed-size blocks of sample memory, each whole pages of its own, locked into RAM
+//! and pre-faulted. They are made and freed on the worker, never on the audio thread.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Samples in one chunk.
+///
+/// Chosen by measurement (`cargo run --release --example chunk_cost`, figures in
+/// `docs/PERFORMANCE.md`): making a chunk costs the worker a fixed ~5 µs of syscalls
+/// (`mmap`, `mlock`, `munmap`) plus ~0.1 ms per MiB of page faults. At 16,384 samples
+/// (64 KiB, 16 pages of 4 KiB, 341 ms at 48 kHz) the fixed part is under 5 % of the
+/// cost, a mono loop needs three worker calls a second, the unused tail of the last
+/// chunk is at most 64 KiB, and the spare pool of one instance (2 s, see
+/// [`pool_target`]) is 448 KiB, so eighty instances with two channels keep 70 MiB ready.
+/// The audio thread's cost does not depend on the chunk size: a block crosses at most
+/// one boundary per 16,384 samples.
+pub const CHUNK_SAMPLES: usize = 16_384;
+/// Bytes in one chunk: a whole number of pages on every page size Linux uses up to 64 KiB.
+pub const CHUNK_BYTES: usize = CHUNK_SAMPLES * std::mem::size_of::<f32>();
+
+/// Seconds of audio the spare pool holds: the worker may be this late, and more than one
+/// second late as the design requires, before a recording drops a sample.
+pub const POOL_SECONDS: f64 = 2.0;
+
+/// [instantiation] Spare chunks to keep ready at `sample_rate` for `channels` channels:
+/// [`POOL_SECONDS`] of audio, plus the chunk being filled when the worker is asked.
+pub fn pool_target(sample_rate: f64, channels: usize) -> usize {
+    let rate = if sample_rate.is_finite() && sample_rate > 0.0 {
+        sample_rate.min(1_536_000.0)
+    } else {
+        48_000.0
+    };
+    let samples = POOL_SECONDS * rate * channels.max(1) as f64;
+    (samples / CHUNK_SAMPLES as f64).ceil() as usize + 1
+}
+
+/// Counters shared by one plugin instance's chunks, its worker and its audio thread.
+/// Written on the worker, read anywhere with relaxed loads (no syscall, no lock).
+#[derive(Debug, Default)]
+pub struct MemStats {
+    /// Chunks ever made for this instance.
+    pub chunks_made: AtomicU64,
+    /// Chunks freed (their memory returned to the system).
+    pub chunks_freed: AtomicU64,
+    /// Index nodes ever made / freed.
+    pub nodes_made: AtomicU64,
+    pub nodes_freed: AtomicU64,
+    /// Bytes of chunk and index memory this instance holds now.
+    pub bytes_held: AtomicUsize,
+    /// Chunks that could not be locked (`mlock` refused): used unlocked, pre-faulted.
+    pub mlock_failures: AtomicU64,
+    /// Times the system refused memory for a chunk or a node.
+    pub alloc_failures: AtomicU64,
+    /// Fault injection for tests: this many next chunk allocations fail.
+    pub inject_alloc_failures: AtomicU64,
+    /// Fault injection for tests: refuse `mlock` as the system would.
+    pub inject_mlock_refusal: AtomicBool,
+}
+
+impl MemStats {
+    /// [any] Chunks alive now.
+    pub fn chunks_live(&self) -> u64 {
+        self.chunks_made.load(Ordering::Relaxed) - self.chunks_freed.load(Ordering::Relaxed)
+    }
+    /// [any] Index nodes alive now.
+    pub fn nodes_live(&self) -> u64 {
+        self.nodes_made.load(Ordering::Relaxed) - self.nodes_freed.load(Ordering::Relaxed)
+    }
+    /// [any] Bytes of audio memory held now.
+    pub fn bytes_held(&self) -> usize {
+        self.bytes_held.load(Ordering::Relaxed)
+    }
+}
+
+/// Process-wide totals over every instance, for tests and diagnostics.
+pub static TOTAL_CHUNKS_MADE: AtomicU64 = AtomicU64::new(0);
+/// Process-wide count of chunks freed.
+pub static TOTAL_CHUNKS_FREED: AtomicU64 = AtomicU64::new(0);
+
+/// One chunk of [`CHUNK_SAMPLES`] samples in an anonymous mapping of its own.
+///
+/// Only the worker creates and drops chunks; the audio thread reads and writes their
+/// samples and hands retired ones back through `basedrop`.
+pub struct Chunk {
+    ptr: NonNull<f32>,
+    locked: bool,
+    stats: Arc<MemStats>,
+}
+
+// SAFETY: a Chunk exclusively owns its mapping; moving it to another thread moves that
+// ownership. Shared access (`&Chunk`) only reads.
+unsafe impl Send for Chunk {}
+// SAFETY: `&Chunk` gives read-only access to the samples; writes need `&mut Chunk`.
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    /// [worker] Maps, locks and pre-faults a chunk. `None` when the system refuses the
+    /// memory (counted in `stats.alloc_failures`). A refused `mlock` is not fatal: the
+    /// chunk is used unlocked but pre-faulted, and `stats.mlock_failures` counts it.
+    pub fn new(stats: &Arc<MemStats>) -> Option<Chunk> {
+        if take_one(&stats.inject_alloc_failures) {
+            stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        // SAFETY: an anonymous private mapping with no address hint touches no existing
+        // memory; the result is checked against MAP_FAILED before use.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CHUNK_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED || raw.is_null() {
+            stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let locked = !stats.inject_mlock_refusal.load(Ordering::Relaxed)
+            // SAFETY: `raw` is a live mapping of exactly CHUNK_BYTES bytes owned by us.
+            && unsafe { libc::mlock(raw, CHUNK_BYTES) } == 0;
+        if !locked {
+            stats.mlock_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let ptr = NonNull::new(raw.cast::<f32>())?;
+        // Pre-fault: write every page so the audio thread never takes a page fault on
+        // first touch (mlock faults pages in already; an unlocked chunk needs this).
+        let page = page_size();
+        let mut off = 0;
+        while off < CHUNK_BYTES {
+            // SAFETY: `off < CHUNK_BYTES`, inside the mapping; a volatile write keeps the
+            // compiler from dropping the store to fresh (zero) memory.
+            unsafe { std::ptr::write_volatile(raw.cast::<u8>().add(off), 0) };
+            off += page;
+        }
+        stats.chunks_made.fetch_add(1, Ordering::Relaxed);
+        stats.bytes_held.fetch_add(CHUNK_BYTES, Ordering::Relaxed);
+        TOTAL_CHUNKS_MADE.fetch_add(1, Ordering::Relaxed);
+        Some(Chunk {
+            ptr,
+            locked,
+            stats: Arc::clone(stats),
+        })
+    }
+
+    /// [audio] The chunk's samples.
+    #[inline]
+    pub fn samples(&self) -> &[f32] {
+        // SAFETY: the mapping holds CHUNK_SAMPLES initialised (zeroed) f32 and lives as
+        // long as `self`; `&self` forbids writes for the borrow's duration.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), CHUNK_SAMPLES) }
+    }
+
+    /// [audio] The chunk's samples, writable.
+    #[inline]
+    pub fn samples_mut(&mut self) -> &mut [f32] {
+        // SAFETY: as in `samples`, and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), CHUNK_SAMPLES) }
+    }
+
+    /// [any] Whether `mlock` succeeded for this chunk.
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+}
+
+impl Drop for Chunk {
+    /// [worker] Unlocks and unmaps the chunk. Runs only where `basedrop` collects, or at
+    /// the plugin's end: never on the audio thread.
+    fn drop(&mut self) {
+        let raw = self.ptr.as_ptr().cast::<libc::c_void>();
+        // SAFETY: `raw` is the mapping made in `new`, of CHUNK_BYTES bytes, not yet
+        // unmapped; nothing else refers to it once the Chunk is dropped. munlock first
+        // (a no-op on failure), though munmap would drop the lock too.
+        unsafe {
+            if self.locked {
+                libc::munlock(raw, CHUNK_BYTES);
+            }
+            libc::munmap(raw, CHUNK_BYTES);
+        }
+        self.stats.chunks_freed.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes_held
+            .fetch_sub(CHUNK_BYTES, Ordering::Relaxed);
+        TOTAL_CHUNKS_FREED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// [any] Decrements a fault-injection counter; true if it was positive.
+fn take_one(counter: &AtomicU64) -> bool {
+    counter
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// [worker] The system's page size.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_is_page_aligned_zeroed_and_counted() {
+        let stats = Arc::new(MemStats::default());
+        let mut c = Chunk::new(&stats).expect("memory");
+        assert_eq!(c.samples().as_ptr() as usize % page_size(), 0);
+        assert!(c.samples().iter().all(|&s| s == 0.0));
+        c.samples_mut()[CHUNK_SAMPLES - 1] = 1.5;
+        assert_eq!(c.samples()[CHUNK_SAMPLES - 1], 1.5);
+        assert_eq!(stats.chunks_live(), 1);
+        assert_eq!(stats.bytes_held(), CHUNK_BYTES);
+        drop(c);
+        assert_eq!(stats.chunks_live(), 0);
+        assert_eq!(stats.bytes_held(), 0);
+    }
+
+    #[test]
+    fn injected_failures_are_counted() {
+        let stats = Arc::new(MemStats::default());
+        stats.inject_alloc_failures.store(2, Ordering::Relaxed);
+        assert!(Chunk::new(&stats).is_none());
+        assert!(Chunk::new(&stats).is_none());
+        assert!(Chunk::new(&stats).is_some());
+        assert_eq!(stats.alloc_failures.load(Ordering::Relaxed), 2);
+        stats.inject_mlock_refusal.store(true, Ordering::Relaxed);
+        let c = Chunk::new(&stats).unwrap();
+        assert!(!c.is_locked());
+        assert_eq!(stats.mlock_failures.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn pool_covers_two_seconds() {
+        // 48 kHz mono: 96,000 samples = 5.86 chunks -> 6, plus the one being filled.
+        assert_eq!(pool_target(48_000.0, 1), 7);
+        assert_eq!(pool_target(192_000.0, 1), 25);
+        assert_eq!(pool_target(f64::NAN, 1), 7);
+        assert!((pool_target(48_000.0, 1) - 1) * CHUNK_SAMPLES >= 96_000);
+    }
+}

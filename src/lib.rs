@@ -1,0 +1,73 @@
+//! An LV2 looper that records for as long as there is memory, with nothing on the audio
+//! thread that can block.
+//!
+//! The audio thread writes into a [`ChunkBuffer`](buffer::ChunkBuffer) of page-aligned,
+//! `mlock`ed chunks; the host's LV2 worker makes fresh chunks ahead of need and frees
+//! retired ones, off the audio thread.
+//!
+//! - [`chunk`]: one chunk of memory; made and freed on the worker.
+//! - [`buffer`]: the ChunkBuffer, its radix index and the ready pool.
+//! - [`looper`]: the state machine (record, close, play, stop) and the requests.
+//! - [`worker`]: the worker's side: making, freeing, reporting.
+//! - [`rt`]: the wrapper every audio-thread entry point passes through.
+//! - [`plugin`]: the thin LV2 glue.
+//!
+//! # Entry points
+//!
+//! | entry point | LV2 threading class | may allocate, free, lock, log? |
+//! |---|---|---|
+//! | `lv2_descriptor` | discovery | no (static data) |
+//! | `instantiate` | instantiation | yes |
+//! | `connect_port` | audio (any) | no |
+//! | `activate` / `deactivate` | instantiation | yes (does nothing) |
+//! | `run` | audio | **no**: no allocation, free, lock, wait, log, print, syscall |
+//! | `work` (worker interface) | worker (own thread, or inside `schedule_work` when freewheeling) | yes: makes, locks, frees chunks; logs |
+//! | `work_response` | audio | **no** |
+//! | `end_run` | audio | no (not implemented) |
+//! | `extension_data` | discovery | no |
+//! | `cleanup` | instantiation | yes: frees every chunk |
+//!
+//! Each function's doc comment starts with its thread: `[audio]`, `[worker]`,
+//! `[instantiation]`, `[discovery]`, or `[any]`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod buffer;
+pub mod chunk;
+pub mod looper;
+pub mod plugin;
+pub mod rt;
+pub mod worker;
+
+#[cfg(feature = "rt-guard")]
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+/// [any] Test builds: allocations or frees seen inside an audio scope, process-wide.
+#[cfg(feature = "rt-guard")]
+#[no_mangle]
+pub extern "C" fn looper_test_rt_violations() -> u64 {
+    rt::rt_violations()
+}
+
+/// [any] Test builds: audio scopes entered, process-wide.
+#[cfg(feature = "rt-guard")]
+#[no_mangle]
+pub extern "C" fn looper_test_rt_scopes() -> u64 {
+    rt::rt_scopes()
+}
+
+/// [any] Test builds: chunks made and freed, process-wide, as `[made, freed]`.
+#[cfg(feature = "rt-guard")]
+#[no_mangle]
+pub extern "C" fn looper_test_chunk_totals(out: *mut [u64; 2]) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let v = [
+        chunk::TOTAL_CHUNKS_MADE.load(Relaxed),
+        chunk::TOTAL_CHUNKS_FREED.load(Relaxed),
+    ];
+    // SAFETY: the caller passes a valid pointer to two u64 (or null, ignored).
+    if let Some(out) = unsafe { out.as_mut() } {
+        *out = v;
+    }
+}
