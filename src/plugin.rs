@@ -188,10 +188,12 @@ impl Plugin for MonoLooper {
             }
             None => Box::new(Silent),
         };
-        Some(MonoLooper {
-            engine: Looper::new(info.sample_rate(), Arc::clone(&stats)),
-            core: Box::new(WorkerCore::new(stats, reporter)),
-        })
+        let mut engine = Looper::new(info.sample_rate(), Arc::clone(&stats));
+        let core = Box::new(WorkerCore::new(stats, reporter));
+        // The pool is full before the first run(): a take that starts at the session's
+        // first sample (an export from zero) loses nothing.
+        core.prefill(&mut engine);
+        Some(MonoLooper { engine, core })
     }
 
     /// [audio] Never allocates, frees, locks or calls the system; a panic is stopped here.
@@ -245,14 +247,14 @@ impl Worker for MonoLooper {
     fn work(handler: &ResponseHandler<Self>, data: WorkMsg) -> Result<(), WorkerError> {
         // SAFETY: see WorkMsg's Send: the core outlives every work() call.
         let core = unsafe { &*data.core };
-        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let served = rt::worker_scope(|| {
             core.work(data.req, &mut |d| {
                 handler.respond(d).map_err(|e| match e {
                     RespondError::Unknown(d) | RespondError::NoSpace(d) | RespondError::NoCallback(d) => d,
                 })
             })
-        }));
-        served.map_err(|_| WorkerError::Unknown)
+        });
+        served.ok_or(WorkerError::Unknown)
     }
 
     /// [audio] Takes one delivery into the ready pool. Never allocates or frees.

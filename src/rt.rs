@@ -20,6 +20,16 @@ pub fn audio_scope<R>(f: impl FnOnce() -> R) -> Option<R> {
     catch_unwind(AssertUnwindSafe(|| guarded(f))).ok()
 }
 
+/// [worker] Runs `f` as worker code, which may allocate. Hosts call `work()` inside
+/// `schedule_work`, so inside `run()`, while freewheeling (offline export): the
+/// allocation guard must not count the worker's own allocations there. `None` if it
+/// panicked.
+pub fn worker_scope<R>(f: impl FnOnce() -> R) -> Option<R> {
+    #[cfg(feature = "rt-guard")]
+    let f = || assert_no_alloc::permit_alloc(f);
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
 #[cfg(not(feature = "rt-guard"))]
 #[inline(always)]
 fn guarded<R>(f: impl FnOnce() -> R) -> R {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::buffer::Node;
 use crate::chunk::{Chunk, MemStats};
-use crate::looper::{Delivery, Request};
+use crate::looper::{Delivery, Looper, Request};
 
 /// How serious a message is (maps onto `log:Error`, `log:Warning`, `log:Note`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +81,16 @@ impl WorkerCore {
     /// [worker] Allocations made through this worker's collector and not yet freed.
     pub fn outstanding(&self) -> usize {
         lock(&self.collector).as_ref().map_or(0, Collector::alloc_count)
+    }
+
+    /// [instantiation] Fills `looper`'s ready pool before its first block.
+    pub fn prefill(&self, looper: &mut Looper) {
+        let req = looper.poll_request().unwrap_or_default();
+        looper.request_sent(&req);
+        self.work(req, &mut |d| {
+            looper.accept(d);
+            Ok(())
+        });
     }
 
     /// [worker] Serves one request: frees what was retired, makes what was asked and

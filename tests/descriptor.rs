@@ -1,0 +1,259 @@
+//! The real library, loaded through `dlopen` and driven through its exported LV2
+//! descriptor, by a host that runs the worker promptly, late, stalled or synchronously.
+//! Every `run()` and `work_response()` runs under the library's allocation guard.
+
+mod support;
+use support::*;
+
+const RATE: f64 = 48_000.0;
+
+/// Records `len` samples of the test signal in blocks of `block` (the last one split at
+/// exactly `len`, as hosts split cycles at automation points), then plays with silence
+/// in. Returns the host for further checks.
+fn record_take(h: &mut Host, len: usize, block: usize, in_place: bool) {
+    let mut i = 0;
+    let mut io = vec![0.0f32; block];
+    while i < len {
+        let n = block.min(len - i);
+        let input: Vec<f32> = (i..i + n).map(|k| sig(k as u64)).collect();
+        if in_place {
+            io[..n].copy_from_slice(&input);
+            h.run_in_place(&mut io[..n], 1.0, 1.0);
+            assert_eq!(&io[..n], &input[..], "monitoring at unity while recording");
+        } else {
+            let out = h.run(&input, 1.0, 1.0);
+            assert_eq!(out, &input[..], "monitoring at unity while recording");
+        }
+        i += n;
+    }
+    assert_eq!(h.state(), 1, "recording");
+}
+
+/// Plays `frames` with silence in; asserts the output is the loop of `len` samples of
+/// the test signal from its start, sample for sample.
+fn assert_loops(h: &mut Host, len: usize, frames: usize, block: usize, in_place: bool) {
+    let mut t = 0;
+    let mut io = vec![0.0f32; block];
+    while t < frames {
+        let n = block.min(frames - t);
+        let out: Vec<f32> = if in_place {
+            io[..n].fill(0.0);
+            h.run_in_place(&mut io[..n], 0.0, 1.0);
+            io[..n].to_vec()
+        } else {
+            h.run(&vec![0.0; n], 0.0, 1.0).to_vec()
+        };
+        for (j, &o) in out.iter().enumerate() {
+            let want = sig(((t + j) % len) as u64);
+            assert_eq!(o, want, "output sample {} (loop sample {}), block {block}", t + j, (t + j) % len);
+        }
+        t += n;
+    }
+}
+
+#[test]
+fn loop_is_exact_for_every_block_size() {
+    // Five chunk boundaries and then some, with a length that no block size divides.
+    let len = 5 * CHUNK + 3 * 257 + 11;
+    for &block in &[1usize, 7, 64, 257, 4096] {
+        for in_place in [false, true] {
+            let mut h = Host::new(RATE, WorkerMode::Prompt);
+            h.idle(1024, 256);
+            record_take(&mut h, len, block, in_place);
+            // The first block without `record` closes the loop at exactly `len`.
+            assert_loops(&mut h, len, 2 * len + 1000, block, in_place);
+            assert_eq!(h.state(), 2, "playing");
+            let secs = h.control(port::LENGTH) as f64;
+            assert!((secs - len as f64 / RATE).abs() < 1e-6 * secs, "length {secs} s");
+            assert_eq!(h.dropouts(), 0);
+        }
+    }
+    assert_rt_clean();
+}
+
+#[test]
+fn synchronous_worker_as_when_freewheeling() {
+    let len = 3 * CHUNK + 5;
+    let mut h = Host::new(RATE, WorkerMode::Synchronous);
+    record_take(&mut h, len, 512, true);
+    assert_loops(&mut h, len, 2 * len, 512, true);
+    assert_eq!(h.dropouts(), 0);
+    assert!(h.scheduled() > 3);
+    assert_rt_clean();
+}
+
+#[test]
+fn play_off_silences_and_on_restarts_from_the_start() {
+    let len = CHUNK + 100;
+    let mut h = Host::new(RATE, WorkerMode::Prompt);
+    h.idle(256, 256);
+    record_take(&mut h, len, 256, false);
+    // Play 1000 samples of the loop, then stop: output is the input alone.
+    assert_loops(&mut h, len, 1000, 100, false);
+    let input: Vec<f32> = (0..300).map(|k| 0.001 * k as f32).collect();
+    let out = h.run(&input, 0.0, 0.0).to_vec();
+    assert_eq!(out, input, "play off: output is the input alone");
+    assert_eq!(h.state(), 3, "stopped");
+    let pos = h.control(port::POSITION);
+    assert!((pos - 1000.0 / len as f32).abs() < 1e-6, "position {pos} holds while stopped");
+    // Play on again: from the loop's start, not where it stopped.
+    assert_loops(&mut h, len, len + 10, 64, false);
+    assert_eq!(h.state(), 2);
+    assert_rt_clean();
+}
+
+#[test]
+fn closing_with_play_off_waits_for_play() {
+    let len = 2000;
+    let mut h = Host::new(RATE, WorkerMode::Prompt);
+    h.idle(256, 256);
+    record_take(&mut h, len, 100, false);
+    let out = h.run(&[0.0; 500], 0.0, 0.0).to_vec();
+    assert!(out.iter().all(|&x| x == 0.0));
+    assert_eq!(h.state(), 3, "stopped");
+    assert_loops(&mut h, len, 3 * len, 128, false);
+    assert_rt_clean();
+}
+
+#[test]
+fn a_new_take_replaces_the_old_loop_and_its_memory() {
+    let mut h = Host::new(RATE, WorkerMode::Prompt);
+    h.idle(256, 256);
+    let long = 20 * CHUNK;
+    record_take(&mut h, long, 4096, false);
+    h.run(&[0.0; 64], 0.0, 1.0);
+    let held_long = h.memory_bytes();
+    assert!(held_long >= (long * 4) as f64);
+    // Second take: a different signal, shorter.
+    let short = CHUNK / 2 + 3;
+    let input: Vec<f32> = (0..short).map(|k| -sig(k as u64 + 7)).collect();
+    h.run(&input, 1.0, 1.0);
+    // Close and let the worker collect the old loop.
+    let mut played = Vec::new();
+    for _ in 0..(3 * short / 128 + 1) {
+        played.extend_from_slice(h.run(&[0.0; 128], 0.0, 1.0));
+    }
+    for (t, &o) in played.iter().enumerate() {
+        assert_eq!(o, input[t % short], "sample {t} of the second take");
+    }
+    h.idle((RATE * 0.5) as usize, 256); // the worker collects within a report interval
+    let held = h.memory_bytes();
+    let target = looper::chunk::pool_target(RATE, 1);
+    let bound = ((1 + target) * looper::chunk::CHUNK_BYTES + 16 * looper::buffer::NODE_BYTES) as f64;
+    assert!(held <= bound, "after a short take over a long one: {held} bytes held, at most {bound}");
+    assert_rt_clean();
+}
+
+#[test]
+fn a_late_worker_within_the_pool_loses_nothing() {
+    // 1.5 s late on every request: the pool (2 s) covers it.
+    let mut h = Host::new(RATE, WorkerMode::Late((1.5 * RATE) as u64));
+    h.idle((2.0 * RATE) as usize, 256);
+    let len = (20.0 * RATE) as usize + 77;
+    record_take(&mut h, len, 256, true);
+    assert_eq!(h.dropouts(), 0, "a worker 1.5 s late must not cost a sample");
+    assert_loops(&mut h, len, len + 5000, 256, true);
+    assert_rt_clean();
+}
+
+/// Splits a loop into its chunks and finds each in the input: the loop must be the input
+/// with whole runs left out at chunk boundaries only. Returns the samples left out.
+fn lost_samples(loop_: &[f32], input_len: usize) -> u64 {
+    let mut at = 0usize; // input index of the next loop sample
+    for (c, chunk) in loop_.chunks(CHUNK).enumerate() {
+        let start = (at..input_len - chunk.len() + 1)
+            .find(|&k| (0..chunk.len()).all(|j| sig((k + j) as u64) == chunk[j]))
+            .unwrap_or_else(|| panic!("loop chunk {c} is not a run of the input after sample {at}"));
+        at = start + chunk.len();
+    }
+    (input_len - loop_.len()) as u64
+}
+
+#[test]
+fn a_stalled_worker_counts_exactly_what_is_lost_and_recording_resumes() {
+    let mut h = Host::new(RATE, WorkerMode::Prompt);
+    h.idle(1024, 256);
+    let target = looper::chunk::pool_target(RATE, 1);
+    h.set_mode(WorkerMode::Stalled);
+    // Record 4 s with the worker stopped: the pool holds `target` chunks, no more.
+    let block = 256;
+    let stalled_len = (4.0 * RATE) as usize;
+    let mut i = 0;
+    while i < stalled_len {
+        let n = block.min(stalled_len - i);
+        let input: Vec<f32> = (i..i + n).map(|k| sig(k as u64)).collect();
+        assert_eq!(h.run(&input, 1.0, 1.0), &input[..]);
+        i += n;
+    }
+    assert_eq!(h.dropouts(), (stalled_len - target * CHUNK) as u64, "exactly the samples past the pool are lost");
+    assert_eq!(h.state(), 1, "still recording");
+    // The worker comes back: recording resumes within a block or two.
+    h.resume();
+    let more = 3 * CHUNK + 9;
+    while i < stalled_len + more {
+        let n = block.min(stalled_len + more - i);
+        let input: Vec<f32> = (i..i + n).map(|k| sig(k as u64)).collect();
+        h.run(&input, 1.0, 1.0);
+        i += n;
+    }
+    let lost = h.dropouts();
+    let total = stalled_len + more;
+    let len = total - lost as usize;
+    assert_eq!(lost, (stalled_len - target * CHUNK) as u64, "nothing lost once the worker answers");
+    // Close and read the loop back through the output.
+    let mut played = Vec::with_capacity(len);
+    while played.len() < len {
+        let n = 4096.min(len - played.len());
+        played.extend_from_slice(h.run(&vec![0.0; n], 0.0, 1.0));
+    }
+    assert_eq!(lost_samples(&played, total), lost);
+    assert!((h.control(port::LENGTH) as f64 - len as f64 / RATE).abs() < 1e-4);
+    let log = h.log().into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("");
+    assert!(log.contains(&format!("{lost} sample(s) could not be recorded")), "the loss is reported from the worker: {log:?}");
+    assert_rt_clean();
+}
+
+#[test]
+fn a_worker_that_never_answers_crashes_nothing() {
+    // The pool is filled at instantiation; after that no memory ever comes.
+    let mut h = Host::new(RATE, WorkerMode::Stalled);
+    let len = (3.0 * RATE) as usize;
+    record_take(&mut h, len, 1000, false);
+    let kept = looper::chunk::pool_target(RATE, 1) * CHUNK;
+    assert_eq!(h.dropouts(), (len - kept) as u64, "every sample past the first pool is counted");
+    // What was kept loops, exactly.
+    assert_loops(&mut h, kept, 2 * kept, 1000, false);
+    // Another take: no memory at all now, so nothing is stored; the input passes.
+    let out = h.run(&[0.25; 64], 1.0, 1.0).to_vec();
+    assert_eq!(out, vec![0.25; 64]);
+    let out = h.run(&[0.25; 64], 0.0, 1.0).to_vec();
+    assert_eq!(out, vec![0.25; 64], "no loop: the input passes");
+    assert_eq!(h.state(), 0, "empty");
+    assert_eq!(h.dropouts(), (len - kept + 64) as u64);
+    assert_rt_clean();
+}
+
+#[test]
+fn nan_infinite_and_out_of_range_controls_are_safe() {
+    let mut h = Host::new(RATE, WorkerMode::Prompt);
+    h.idle(256, 256);
+    for (r, p) in [(f32::NAN, f32::NAN), (f32::INFINITY, 1.0), (-1e30, 1.0), (f32::NEG_INFINITY, 7.0)] {
+        let out = h.run(&[0.5; 32], r, p).to_vec();
+        assert!(out.iter().all(|x| x.is_finite()));
+    }
+    // +inf counted as on, -inf as off: a 32-sample loop was recorded and plays.
+    let out = h.run(&[0.0; 64], 0.0, 1.0).to_vec();
+    assert_eq!(out, vec![0.5; 64]);
+    // Zero-length blocks change nothing.
+    h.run(&[], 1.0, 1.0);
+    assert_rt_clean();
+}
+
+#[test]
+fn works_without_the_hosts_log() {
+    let mut h = Host::with_log(44_100.0, WorkerMode::Prompt, false);
+    h.idle(256, 256);
+    record_take(&mut h, 1000, 64, false);
+    assert_loops(&mut h, 1000, 2500, 64, false);
+    assert_rt_clean();
+}

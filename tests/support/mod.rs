@@ -1,0 +1,436 @@
+//! A small LV2 host for the tests: loads the real library through `dlopen`, calls its
+//! exported descriptor, offers `urid:map`, `work:schedule` and `log:log`, and runs the
+//! worker the way the test asks (promptly, late, stalled, or synchronously inside
+//! `schedule_work` as hosts do when freewheeling).
+#![allow(dead_code)]
+
+use lv2::lv2_sys as sys;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub const URI: &str = "urn:looper-lv2:mono";
+pub const CHUNK: usize = looper::chunk::CHUNK_SAMPLES;
+
+/// Port indices, as in `looper.lv2/looper.ttl`.
+pub mod port {
+    pub const IN: u32 = 0;
+    pub const OUT: u32 = 1;
+    pub const RECORD: u32 = 2;
+    pub const PLAY: u32 = 3;
+    pub const STATE: u32 = 4;
+    pub const LENGTH: u32 = 5;
+    pub const POSITION: u32 = 6;
+    pub const MEMORY: u32 = 7;
+    pub const DROPOUTS: u32 = 8;
+}
+
+/// The test signal: a deterministic, non-repeating value for every sample index, exact
+/// in f32, never zero.
+pub fn sig(i: u64) -> f32 {
+    let mut x = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    // 16 bits of value in (-0.5, 0.5), never 0: exact in f32 and after adding another.
+    ((x >> 48) as f32 - 32767.5) / 65536.0
+}
+
+/// The library the tests load: `liblooper.so` as cargo built it for this test run.
+pub fn library_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("deps dir");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        let p = dir.join("liblooper.so");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("liblooper.so not found next to {}", exe.display());
+}
+
+/// A bundle made of the repository's Turtle files and the library under test.
+pub fn bundle_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = std::env::temp_dir().join(format!("looper-test-{}", std::process::id())).join("looper.lv2");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["manifest.ttl", "looper.ttl"] {
+            std::fs::copy(root.join("looper.lv2").join(f), dir.join(f)).unwrap();
+        }
+        std::fs::copy(library_path(), dir.join("liblooper.so")).unwrap();
+        dir
+    })
+}
+
+/// The loaded library, shared by every host in the process (as `dlopen` shares it).
+pub struct Lib {
+    lib: libloading::Library,
+}
+
+impl Lib {
+    pub fn get() -> &'static Lib {
+        static LIB: OnceLock<Lib> = OnceLock::new();
+        LIB.get_or_init(|| {
+            let path = bundle_dir().join("liblooper.so");
+            // SAFETY: loading our own plugin library; its initialisers are Rust statics.
+            let lib = unsafe { libloading::Library::new(&path) }.expect("dlopen liblooper.so");
+            Lib { lib }
+        })
+    }
+
+    fn sym<T: Copy>(&self, name: &[u8]) -> T {
+        // SAFETY: the caller names the symbol's real type.
+        unsafe { *self.lib.get::<T>(name).unwrap_or_else(|_| panic!("symbol {} missing: build the tests with `--features rt-guard` (make test does)", String::from_utf8_lossy(name))) }
+    }
+
+    pub fn descriptor(&self) -> &'static sys::LV2_Descriptor {
+        let f: unsafe extern "C" fn(u32) -> *const sys::LV2_Descriptor = self.sym(b"lv2_descriptor\0");
+        // SAFETY: index 0 is the mono looper; the descriptor is static in the library.
+        let d = unsafe { f(0).as_ref() }.expect("descriptor 0");
+        // SAFETY: URI is a static C string.
+        assert_eq!(unsafe { CStr::from_ptr(d.URI) }.to_str().unwrap(), URI);
+        d
+    }
+
+    /// Allocations or frees seen inside `run()`/`work_response()` so far, process-wide.
+    pub fn rt_violations(&self) -> u64 {
+        let f: extern "C" fn() -> u64 = self.sym(b"looper_test_rt_violations\0");
+        f()
+    }
+
+    /// Audio scopes entered so far, process-wide.
+    pub fn rt_scopes(&self) -> u64 {
+        let f: extern "C" fn() -> u64 = self.sym(b"looper_test_rt_scopes\0");
+        f()
+    }
+
+    /// Chunks made and freed so far, process-wide.
+    pub fn chunk_totals(&self) -> (u64, u64) {
+        let f: extern "C" fn(*mut [u64; 2]) = self.sym(b"looper_test_chunk_totals\0");
+        let mut v = [0u64; 2];
+        f(&mut v);
+        (v[0], v[1])
+    }
+}
+
+/// Asserts that no audio-thread callback allocated or freed, and that the guard ran.
+pub fn assert_rt_clean() {
+    let lib = Lib::get();
+    assert!(lib.rt_scopes() > 0, "the allocation guard never ran");
+    assert_eq!(lib.rt_violations(), 0, "run() or work_response() allocated or freed");
+}
+
+/// How the host runs the plugin's worker.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WorkerMode {
+    /// Work is done right after the `run()` that scheduled it; responses delivered
+    /// before the next `run()`.
+    Prompt,
+    /// Work is done once this many frames have passed since it was scheduled.
+    Late(u64),
+    /// Work waits until `resume()`.
+    Stalled,
+    /// `work()` runs inside `schedule_work` (hosts do this while freewheeling);
+    /// responses are delivered after the `run()`.
+    Synchronous,
+}
+
+struct WorkerState {
+    mode: WorkerMode,
+    now: u64,
+    pending: VecDeque<(u64, Vec<u8>)>,
+    responses: VecDeque<Vec<u8>>,
+    iface: *const sys::LV2_Worker_Interface,
+    instance: sys::LV2_Handle,
+    scheduled: u64,
+}
+
+struct LogState {
+    messages: Mutex<Vec<(u32, String)>>,
+}
+
+struct UridMap {
+    map: Mutex<HashMap<String, u32>>,
+}
+
+unsafe extern "C" fn map_uri(handle: sys::LV2_URID_Map_Handle, uri: *const c_char) -> u32 {
+    // SAFETY: handle is the UridMap this host made; uri is a C string from the plugin.
+    let (m, uri) = unsafe { (&*(handle as *const UridMap), CStr::from_ptr(uri)) };
+    let mut map = m.map.lock().unwrap();
+    let next = map.len() as u32 + 1;
+    *map.entry(uri.to_string_lossy().into_owned()).or_insert(next)
+}
+
+/// The host's printf, taking the one `%s` argument the plugin passes. Declared with a
+/// fixed argument list and called through the variadic type: on x86-64 System V and
+/// AArch64 Linux a pointer argument is passed alike either way.
+unsafe extern "C" fn log_printf(handle: *mut c_void, kind: u32, fmt: *const c_char, arg: *const c_char) -> c_int {
+    // SAFETY: handle is this host's LogState; fmt and arg are C strings from the plugin.
+    let (log, fmt, arg) = unsafe { (&*(handle as *const LogState), CStr::from_ptr(fmt), CStr::from_ptr(arg)) };
+    assert_eq!(fmt.to_bytes(), b"%s", "the plugin logs with a plain %s format");
+    log.messages.lock().unwrap().push((kind, arg.to_string_lossy().into_owned()));
+    0
+}
+
+unsafe extern "C" fn schedule_work(handle: *mut c_void, size: u32, data: *const c_void) -> sys::LV2_Worker_Status {
+    // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
+    let (w, bytes) = unsafe { (&mut *(handle as *mut WorkerState), std::slice::from_raw_parts(data as *const u8, size as usize).to_vec()) };
+    w.scheduled += 1;
+    if w.mode == WorkerMode::Synchronous {
+        // SAFETY: as in do_work.
+        unsafe { do_work(w, &bytes) };
+    } else {
+        w.pending.push_back((w.now, bytes));
+    }
+    sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
+}
+
+unsafe extern "C" fn respond(handle: *mut c_void, size: u32, data: *const c_void) -> sys::LV2_Worker_Status {
+    // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
+    let (w, bytes) = unsafe { (&mut *(handle as *mut WorkerState), std::slice::from_raw_parts(data as *const u8, size as usize).to_vec()) };
+    w.responses.push_back(bytes);
+    sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
+}
+
+/// SAFETY: `w.iface` and `w.instance` are the live plugin's.
+unsafe fn do_work(w: &mut WorkerState, bytes: &[u8]) {
+    // SAFETY: see the function's contract.
+    unsafe {
+        let work = (*w.iface).work.expect("work()");
+        let st = work(w.instance, Some(respond), w as *mut WorkerState as *mut c_void, bytes.len() as u32, bytes.as_ptr() as *const c_void);
+        assert_eq!(st, sys::LV2_Worker_Status_LV2_WORKER_SUCCESS, "work() failed");
+    }
+}
+
+/// One plugin instance in the test host.
+pub struct Host {
+    desc: &'static sys::LV2_Descriptor,
+    instance: sys::LV2_Handle,
+    worker: Box<WorkerState>,
+    log: Box<LogState>,
+    _map: Box<UridMap>,
+    _map_feature: Box<sys::LV2_URID_Map>,
+    _schedule: Box<sys::LV2_Worker_Schedule>,
+    _log_feature: Box<sys::LV2_Log_Log>,
+    _features: Vec<Box<sys::LV2_Feature>>,
+    _feature_ptrs: Vec<*const sys::LV2_Feature>,
+    _uris: Vec<CString>,
+    controls: Box<[f32; 9]>,
+    out: Vec<f32>,
+    pub rate: f64,
+    pub frames: u64,
+}
+
+impl Host {
+    /// Instantiates the plugin at `rate`, with `log:log` offered.
+    pub fn new(rate: f64, mode: WorkerMode) -> Host {
+        Host::with_log(rate, mode, true)
+    }
+
+    pub fn with_log(rate: f64, mode: WorkerMode, offer_log: bool) -> Host {
+        let desc = Lib::get().descriptor();
+        let map = Box::new(UridMap { map: Mutex::new(HashMap::new()) });
+        let map_feature = Box::new(sys::LV2_URID_Map { handle: &*map as *const UridMap as *mut c_void, map: Some(map_uri) });
+        let mut worker = Box::new(WorkerState {
+            mode,
+            now: 0,
+            pending: VecDeque::new(),
+            responses: VecDeque::new(),
+            iface: std::ptr::null(),
+            instance: std::ptr::null_mut(),
+            scheduled: 0,
+        });
+        let schedule = Box::new(sys::LV2_Worker_Schedule { handle: &mut *worker as *mut WorkerState as *mut c_void, schedule_work: Some(schedule_work) });
+        let log = Box::new(LogState { messages: Mutex::new(Vec::new()) });
+        type Printf = unsafe extern "C" fn(*mut c_void, u32, *const c_char, ...) -> c_int;
+        // SAFETY: see log_printf: the fixed and variadic conventions agree for its arguments.
+        let printf: Printf = unsafe { std::mem::transmute(log_printf as unsafe extern "C" fn(*mut c_void, u32, *const c_char, *const c_char) -> c_int) };
+        let log_feature = Box::new(sys::LV2_Log_Log { handle: &*log as *const LogState as *mut c_void, printf: Some(printf), vprintf: None });
+        let uris = vec![
+            CString::new(&sys::LV2_URID__map[..sys::LV2_URID__map.len() - 1]).unwrap(),
+            CString::new(&sys::LV2_WORKER__schedule[..sys::LV2_WORKER__schedule.len() - 1]).unwrap(),
+            CString::new(&sys::LV2_LOG__log[..sys::LV2_LOG__log.len() - 1]).unwrap(),
+        ];
+        let mut features = vec![
+            Box::new(sys::LV2_Feature { URI: uris[0].as_ptr(), data: &*map_feature as *const _ as *mut c_void }),
+            Box::new(sys::LV2_Feature { URI: uris[1].as_ptr(), data: &*schedule as *const _ as *mut c_void }),
+        ];
+        if offer_log {
+            features.push(Box::new(sys::LV2_Feature { URI: uris[2].as_ptr(), data: &*log_feature as *const _ as *mut c_void }));
+        }
+        let mut feature_ptrs: Vec<*const sys::LV2_Feature> = features.iter().map(|f| &**f as *const _).collect();
+        feature_ptrs.push(std::ptr::null());
+        let bundle = CString::new(format!("{}/", bundle_dir().display())).unwrap();
+        // SAFETY: a valid descriptor, a NULL-terminated feature array that outlives the
+        // instance (owned by Host), a C-string bundle path.
+        let instance = unsafe { desc.instantiate.unwrap()(desc, rate, bundle.as_ptr(), feature_ptrs.as_ptr()) };
+        assert!(!instance.is_null(), "instantiate failed");
+        // SAFETY: extension_data takes a C string; the worker URI.
+        let iface = unsafe { desc.extension_data.unwrap()(sys::LV2_WORKER__interface.as_ptr() as *const c_char) } as *const sys::LV2_Worker_Interface;
+        assert!(!iface.is_null(), "no worker interface");
+        worker.iface = iface;
+        worker.instance = instance;
+        let mut h = Host {
+            desc,
+            instance,
+            worker,
+            log,
+            _map: map,
+            _map_feature: map_feature,
+            _schedule: schedule,
+            _log_feature: log_feature,
+            _features: features,
+            _feature_ptrs: feature_ptrs,
+            _uris: uris,
+            controls: Box::new([0.0; 9]),
+            out: Vec::new(),
+            rate,
+            frames: 0,
+        };
+        h.controls[port::PLAY as usize] = 1.0;
+        for p in port::STATE..=port::DROPOUTS {
+            // SAFETY: control ports take a pointer to one f32 that outlives the instance.
+            unsafe { desc.connect_port.unwrap()(instance, p, &mut h.controls[p as usize] as *mut f32 as *mut c_void) };
+        }
+        for p in [port::RECORD, port::PLAY] {
+            // SAFETY: as above.
+            unsafe { desc.connect_port.unwrap()(instance, p, &mut h.controls[p as usize] as *mut f32 as *mut c_void) };
+        }
+        // SAFETY: activate after connecting.
+        unsafe { desc.activate.unwrap()(instance) };
+        h
+    }
+
+    pub fn set_mode(&mut self, mode: WorkerMode) {
+        self.worker.mode = mode;
+    }
+
+    /// Lets a stalled worker go: it works off everything pending now.
+    pub fn resume(&mut self) {
+        self.worker.mode = WorkerMode::Prompt;
+        self.service_worker();
+    }
+
+    pub fn scheduled(&self) -> u64 {
+        self.worker.scheduled
+    }
+
+    /// Runs one block with separate input and output buffers; returns the output.
+    pub fn run(&mut self, input: &[f32], record: f32, play: f32) -> &[f32] {
+        let n = input.len();
+        let mut inb = input.to_vec();
+        self.out.clear();
+        self.out.resize(n, f32::NAN);
+        let (ip, op) = (inb.as_mut_ptr(), self.out.as_mut_ptr());
+        self.run_ptrs(ip, op, n, record, play);
+        &self.out
+    }
+
+    /// Runs one block in place (one buffer for `in` and `out`, as Ardour does).
+    pub fn run_in_place(&mut self, io: &mut [f32], record: f32, play: f32) {
+        let p = io.as_mut_ptr();
+        self.run_ptrs(p, p, io.len(), record, play);
+    }
+
+    fn run_ptrs(&mut self, ip: *mut f32, op: *mut f32, n: usize, record: f32, play: f32) {
+        self.controls[port::RECORD as usize] = record;
+        self.controls[port::PLAY as usize] = play;
+        let (c, i, d) = (self.desc.connect_port.unwrap(), self.instance, self.desc);
+        // SAFETY: both buffers hold n samples and live across run().
+        unsafe {
+            c(i, port::IN, ip as *mut c_void);
+            c(i, port::OUT, op as *mut c_void);
+            d.run.unwrap()(i, n as u32);
+        }
+        self.frames += n as u64;
+        self.worker.now = self.frames;
+        self.service_worker();
+    }
+
+    /// Does the work that is due, then delivers every response.
+    fn service_worker(&mut self) {
+        let now = self.worker.now;
+        loop {
+            let due = match (self.worker.mode, self.worker.pending.front()) {
+                (WorkerMode::Prompt, Some(_)) | (WorkerMode::Synchronous, Some(_)) => true,
+                (WorkerMode::Late(d), Some(&(at, _))) => now >= at + d,
+                _ => false,
+            };
+            if !due {
+                break;
+            }
+            let (_, bytes) = self.worker.pending.pop_front().unwrap();
+            // SAFETY: the instance is live.
+            unsafe { do_work(&mut self.worker, &bytes) };
+        }
+        while let Some(bytes) = self.worker.responses.pop_front() {
+            // SAFETY: the instance is live; bytes are what work() responded.
+            let st = unsafe { (*self.worker.iface).work_response.unwrap()(self.instance, bytes.len() as u32, bytes.as_ptr() as *const c_void) };
+            assert_eq!(st, sys::LV2_Worker_Status_LV2_WORKER_SUCCESS);
+        }
+    }
+
+    /// Runs `frames` of silence in blocks of `block` (lets the pool fill).
+    pub fn idle(&mut self, frames: usize, block: usize) {
+        let zeros = vec![0.0; block];
+        let mut left = frames;
+        while left > 0 {
+            let n = left.min(block);
+            let (r, p) = (0.0, self.controls[port::PLAY as usize]);
+            self.run(&zeros[..n], r, p);
+            left -= n;
+        }
+    }
+
+    pub fn control(&self, p: u32) -> f32 {
+        self.controls[p as usize]
+    }
+    pub fn state(&self) -> u32 {
+        self.control(port::STATE) as u32
+    }
+    pub fn dropouts(&self) -> u64 {
+        self.control(port::DROPOUTS) as u64
+    }
+    /// Bytes held, from the `memory` port (MiB).
+    pub fn memory_bytes(&self) -> f64 {
+        self.control(port::MEMORY) as f64 * 1024.0 * 1024.0
+    }
+    /// Messages the plugin logged: (type URID, text).
+    pub fn log(&self) -> Vec<(u32, String)> {
+        self.log.messages.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // SAFETY: deactivate then cleanup, once; no worker call follows.
+        unsafe {
+            self.desc.deactivate.unwrap()(self.instance);
+            self.desc.cleanup.unwrap()(self.instance);
+        }
+    }
+}
+
+// SAFETY: a Host is used by one thread at a time; the raw pointers it holds point into
+// its own boxes and the plugin instance it owns.
+unsafe impl Send for Host {}
+
+/// The kB of locked memory this process holds (VmLck).
+pub fn vm_locked_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Test-wide serialisation for tests that read process-wide counters.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static M: Mutex<()> = Mutex::new(());
+    M.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub type Shared<T> = Arc<Mutex<T>>;
