@@ -55,7 +55,9 @@ impl Drop for Node {
     /// same collector in turn.
     fn drop(&mut self) {
         self.stats.nodes_freed.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_held.fetch_sub(NODE_BYTES, Ordering::Relaxed);
+        self.stats
+            .bytes_held
+            .fetch_sub(NODE_BYTES, Ordering::Relaxed);
     }
 }
 
@@ -279,7 +281,9 @@ impl ChunkBuffer {
             let k = self.len / CHUNK_SAMPLES;
             let off = self.len % CHUNK_SAMPLES;
             let n = (CHUNK_SAMPLES - off).min(src.len() - done);
-            let Some(chunk) = self.chunk_mut(k) else { break };
+            let Some(chunk) = self.chunk_mut(k) else {
+                break;
+            };
             chunk.samples_mut()[off..off + n].copy_from_slice(&src[done..done + n]);
             self.len += n;
             done += n;
@@ -370,7 +374,10 @@ mod tests {
         let mut out = vec![0.0; 3 * CHUNK_SAMPLES];
         let start = FANOUT * CHUNK_SAMPLES - CHUNK_SAMPLES - 1;
         buf.read(start, &mut out);
-        assert!(out.iter().enumerate().all(|(j, &v)| v == (start + j) as f32));
+        assert!(out
+            .iter()
+            .enumerate()
+            .all(|(j, &v)| v == (start + j) as f32));
         drop(pool);
         buf.retire();
         collector.collect();

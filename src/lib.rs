@@ -57,17 +57,16 @@ pub extern "C" fn looper_test_rt_scopes() -> u64 {
     rt::rt_scopes()
 }
 
-/// [any] Test builds: chunks made and freed, process-wide, as `[made, freed]`.
+/// [any] Test builds: chunks made so far, process-wide.
 #[cfg(feature = "rt-guard")]
 #[no_mangle]
-pub extern "C" fn looper_test_chunk_totals(out: *mut [u64; 2]) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let v = [
-        chunk::TOTAL_CHUNKS_MADE.load(Relaxed),
-        chunk::TOTAL_CHUNKS_FREED.load(Relaxed),
-    ];
-    // SAFETY: the caller passes a valid pointer to two u64 (or null, ignored).
-    if let Some(out) = unsafe { out.as_mut() } {
-        *out = v;
-    }
+pub extern "C" fn looper_test_chunks_made() -> u64 {
+    chunk::TOTAL_CHUNKS_MADE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// [any] Test builds: chunks freed so far, process-wide.
+#[cfg(feature = "rt-guard")]
+#[no_mangle]
+pub extern "C" fn looper_test_chunks_freed() -> u64 {
+    chunk::TOTAL_CHUNKS_FREED.load(std::sync::atomic::Ordering::Relaxed)
 }

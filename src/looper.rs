@@ -60,7 +60,10 @@ pub enum Delivery {
     Chunk(Owned<Chunk>),
     Node(Owned<Node>),
     /// Items the worker could not make (the system refused memory).
-    Shortfall { chunks: u32, nodes: u32 },
+    Shortfall {
+        chunks: u32,
+        nodes: u32,
+    },
 }
 
 /// Seconds without a delivery after which a request counts as lost (a host may drop a

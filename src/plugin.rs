@@ -5,7 +5,9 @@
 use lv2::lv2_core::extension::ExtensionDescriptor;
 use lv2::lv2_core::feature::{Feature, ThreadingClass};
 use lv2::lv2_core::port::PortType;
-use lv2::lv2_worker::{RespondError, ResponseHandler, Schedule, Worker, WorkerDescriptor, WorkerError};
+use lv2::lv2_worker::{
+    RespondError, ResponseHandler, Schedule, Worker, WorkerDescriptor, WorkerError,
+};
 use lv2::prelude::*;
 use std::any::Any;
 use std::ffi::{c_void, CString};
@@ -216,7 +218,11 @@ impl Plugin for MonoLooper {
             };
             engine.process(controls, io);
             if let Some(req) = engine.poll_request() {
-                if features.schedule.schedule_work(WorkMsg { core, req }).is_ok() {
+                if features
+                    .schedule
+                    .schedule_work(WorkMsg { core, req })
+                    .is_ok()
+                {
                     engine.request_sent(&req);
                 }
             }
@@ -250,7 +256,9 @@ impl Worker for MonoLooper {
         let served = rt::worker_scope(|| {
             core.work(data.req, &mut |d| {
                 handler.respond(d).map_err(|e| match e {
-                    RespondError::Unknown(d) | RespondError::NoSpace(d) | RespondError::NoCallback(d) => d,
+                    RespondError::Unknown(d)
+                    | RespondError::NoSpace(d)
+                    | RespondError::NoCallback(d) => d,
                 })
             })
         });
@@ -258,7 +266,11 @@ impl Worker for MonoLooper {
     }
 
     /// [audio] Takes one delivery into the ready pool. Never allocates or frees.
-    fn work_response(&mut self, data: Delivery, _features: &mut AudioFeatures<'static>) -> Result<(), WorkerError> {
+    fn work_response(
+        &mut self,
+        data: Delivery,
+        _features: &mut AudioFeatures<'static>,
+    ) -> Result<(), WorkerError> {
         let engine = &mut self.engine;
         match rt::audio_scope(move || engine.accept(data)) {
             Some(()) => Ok(()),

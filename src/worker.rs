@@ -80,7 +80,9 @@ impl WorkerCore {
 
     /// [worker] Allocations made through this worker's collector and not yet freed.
     pub fn outstanding(&self) -> usize {
-        lock(&self.collector).as_ref().map_or(0, Collector::alloc_count)
+        lock(&self.collector)
+            .as_ref()
+            .map_or(0, Collector::alloc_count)
     }
 
     /// [instantiation] Fills `looper`'s ready pool before its first block.
@@ -140,7 +142,9 @@ impl WorkerCore {
     /// samples were dropped or a panic was caught since the last report.
     fn report(&self, req: &Request) {
         let s = &self.stats;
-        if s.mlock_failures.load(Ordering::Relaxed) > 0 && !self.mlock_logged.swap(true, Ordering::Relaxed) {
+        if s.mlock_failures.load(Ordering::Relaxed) > 0
+            && !self.mlock_logged.swap(true, Ordering::Relaxed)
+        {
             self.reporter.report(
                 Level::Warning,
                 "looper: mlock refused (RLIMIT_MEMLOCK too low): loop memory is used unlocked \
@@ -182,9 +186,9 @@ impl Drop for WorkerCore {
         // SAFETY: `handle` is not used after this point; Drop runs once.
         unsafe { ManuallyDrop::drop(&mut self.handle) };
         if let Some(c) = lock(&self.collector).take() {
-            if let Err(c) = c.try_cleanup() {
-                std::mem::forget(c);
-            }
+            // On Err something still refers to the collector: it is dropped, which
+            // leaks it (basedrop's documented behaviour) rather than freeing it.
+            let _ = c.try_cleanup();
         }
     }
 }

@@ -45,7 +45,13 @@ fn assert_loops(h: &mut Host, len: usize, frames: usize, block: usize, in_place:
         };
         for (j, &o) in out.iter().enumerate() {
             let want = sig(((t + j) % len) as u64);
-            assert_eq!(o, want, "output sample {} (loop sample {}), block {block}", t + j, (t + j) % len);
+            assert_eq!(
+                o,
+                want,
+                "output sample {} (loop sample {}), block {block}",
+                t + j,
+                (t + j) % len
+            );
         }
         t += n;
     }
@@ -64,7 +70,10 @@ fn loop_is_exact_for_every_block_size() {
             assert_loops(&mut h, len, 2 * len + 1000, block, in_place);
             assert_eq!(h.state(), 2, "playing");
             let secs = h.control(port::LENGTH) as f64;
-            assert!((secs - len as f64 / RATE).abs() < 1e-6 * secs, "length {secs} s");
+            assert!(
+                (secs - len as f64 / RATE).abs() < 1e-6 * secs,
+                "length {secs} s"
+            );
             assert_eq!(h.dropouts(), 0);
         }
     }
@@ -95,7 +104,10 @@ fn play_off_silences_and_on_restarts_from_the_start() {
     assert_eq!(out, input, "play off: output is the input alone");
     assert_eq!(h.state(), 3, "stopped");
     let pos = h.control(port::POSITION);
-    assert!((pos - 1000.0 / len as f32).abs() < 1e-6, "position {pos} holds while stopped");
+    assert!(
+        (pos - 1000.0 / len as f32).abs() < 1e-6,
+        "position {pos} holds while stopped"
+    );
     // Play on again: from the loop's start, not where it stopped.
     assert_loops(&mut h, len, len + 10, 64, false);
     assert_eq!(h.state(), 2);
@@ -139,8 +151,12 @@ fn a_new_take_replaces_the_old_loop_and_its_memory() {
     h.idle((RATE * 0.5) as usize, 256); // the worker collects within a report interval
     let held = h.memory_bytes();
     let target = looper::chunk::pool_target(RATE, 1);
-    let bound = ((1 + target) * looper::chunk::CHUNK_BYTES + 16 * looper::buffer::NODE_BYTES) as f64;
-    assert!(held <= bound, "after a short take over a long one: {held} bytes held, at most {bound}");
+    let bound =
+        ((1 + target) * looper::chunk::CHUNK_BYTES + 16 * looper::buffer::NODE_BYTES) as f64;
+    assert!(
+        held <= bound,
+        "after a short take over a long one: {held} bytes held, at most {bound}"
+    );
     assert_rt_clean();
 }
 
@@ -151,7 +167,11 @@ fn a_late_worker_within_the_pool_loses_nothing() {
     h.idle((2.0 * RATE) as usize, 256);
     let len = (20.0 * RATE) as usize + 77;
     record_take(&mut h, len, 256, true);
-    assert_eq!(h.dropouts(), 0, "a worker 1.5 s late must not cost a sample");
+    assert_eq!(
+        h.dropouts(),
+        0,
+        "a worker 1.5 s late must not cost a sample"
+    );
     assert_loops(&mut h, len, len + 5000, 256, true);
     assert_rt_clean();
 }
@@ -163,7 +183,9 @@ fn lost_samples(loop_: &[f32], input_len: usize) -> u64 {
     for (c, chunk) in loop_.chunks(CHUNK).enumerate() {
         let start = (at..input_len - chunk.len() + 1)
             .find(|&k| (0..chunk.len()).all(|j| sig((k + j) as u64) == chunk[j]))
-            .unwrap_or_else(|| panic!("loop chunk {c} is not a run of the input after sample {at}"));
+            .unwrap_or_else(|| {
+                panic!("loop chunk {c} is not a run of the input after sample {at}")
+            });
         at = start + chunk.len();
     }
     (input_len - loop_.len()) as u64
@@ -185,7 +207,11 @@ fn a_stalled_worker_counts_exactly_what_is_lost_and_recording_resumes() {
         assert_eq!(h.run(&input, 1.0, 1.0), &input[..]);
         i += n;
     }
-    assert_eq!(h.dropouts(), (stalled_len - target * CHUNK) as u64, "exactly the samples past the pool are lost");
+    assert_eq!(
+        h.dropouts(),
+        (stalled_len - target * CHUNK) as u64,
+        "exactly the samples past the pool are lost"
+    );
     assert_eq!(h.state(), 1, "still recording");
     // The worker comes back: recording resumes within a block or two.
     h.resume();
@@ -199,7 +225,11 @@ fn a_stalled_worker_counts_exactly_what_is_lost_and_recording_resumes() {
     let lost = h.dropouts();
     let total = stalled_len + more;
     let len = total - lost as usize;
-    assert_eq!(lost, (stalled_len - target * CHUNK) as u64, "nothing lost once the worker answers");
+    assert_eq!(
+        lost,
+        (stalled_len - target * CHUNK) as u64,
+        "nothing lost once the worker answers"
+    );
     // Close and read the loop back through the output.
     let mut played = Vec::with_capacity(len);
     while played.len() < len {
@@ -208,8 +238,16 @@ fn a_stalled_worker_counts_exactly_what_is_lost_and_recording_resumes() {
     }
     assert_eq!(lost_samples(&played, total), lost);
     assert!((h.control(port::LENGTH) as f64 - len as f64 / RATE).abs() < 1e-4);
-    let log = h.log().into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("");
-    assert!(log.contains(&format!("{lost} sample(s) could not be recorded")), "the loss is reported from the worker: {log:?}");
+    let log = h
+        .log()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(
+        log.contains(&format!("{lost} sample(s) could not be recorded")),
+        "the loss is reported from the worker: {log:?}"
+    );
     assert_rt_clean();
 }
 
@@ -220,7 +258,11 @@ fn a_worker_that_never_answers_crashes_nothing() {
     let len = (3.0 * RATE) as usize;
     record_take(&mut h, len, 1000, false);
     let kept = looper::chunk::pool_target(RATE, 1) * CHUNK;
-    assert_eq!(h.dropouts(), (len - kept) as u64, "every sample past the first pool is counted");
+    assert_eq!(
+        h.dropouts(),
+        (len - kept) as u64,
+        "every sample past the first pool is counted"
+    );
     // What was kept loops, exactly.
     assert_loops(&mut h, kept, 2 * kept, 1000, false);
     // Another take: no memory at all now, so nothing is stored; the input passes.
@@ -237,7 +279,12 @@ fn a_worker_that_never_answers_crashes_nothing() {
 fn nan_infinite_and_out_of_range_controls_are_safe() {
     let mut h = Host::new(RATE, WorkerMode::Prompt);
     h.idle(256, 256);
-    for (r, p) in [(f32::NAN, f32::NAN), (f32::INFINITY, 1.0), (-1e30, 1.0), (f32::NEG_INFINITY, 7.0)] {
+    for (r, p) in [
+        (f32::NAN, f32::NAN),
+        (f32::INFINITY, 1.0),
+        (-1e30, 1.0),
+        (f32::NEG_INFINITY, 7.0),
+    ] {
         let out = h.run(&[0.5; 32], r, p).to_vec();
         assert!(out.iter().all(|x| x.is_finite()));
     }

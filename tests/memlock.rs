@@ -19,19 +19,35 @@ fn under_a_memlock_limit_recording_works_and_is_reported_once() {
     let root = unsafe { libc::geteuid() } == 0;
     let mut cmd = if root {
         let mut c = Command::new("setpriv");
-        c.args(["--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", "prlimit"]);
+        c.args([
+            "--inh-caps=-ipc_lock",
+            "--bounding-set=-ipc_lock",
+            "prlimit",
+        ]);
         c
     } else {
         Command::new("prlimit")
     };
     cmd.arg(format!("--memlock={LIMIT}:{LIMIT}"))
         .arg(&exe)
-        .args(["--exact", "under_a_memlock_limit_recording_works_and_is_reported_once", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "under_a_memlock_limit_recording_works_and_is_reported_once",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1");
     let out = cmd.output().expect("run setpriv/prlimit (util-linux)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "child failed:\n{text}");
-    assert!(text.contains("CHILD-OK"), "the child did not run its checks:\n{text}");
+    assert!(
+        text.contains("CHILD-OK"),
+        "the child did not run its checks:\n{text}"
+    );
 }
 
 fn child() {
@@ -39,7 +55,10 @@ fn child() {
     let mut big = vec![1u8; 2 * LIMIT as usize];
     // SAFETY: mlock of our own live buffer; undone at once if it succeeds.
     let r = unsafe { libc::mlock(big.as_mut_ptr().cast(), big.len()) };
-    assert_ne!(r, 0, "mlock of 2 MiB succeeded: the limit or the dropped capability is not in force");
+    assert_ne!(
+        r, 0,
+        "mlock of 2 MiB succeeded: the limit or the dropped capability is not in force"
+    );
     drop(big);
 
     let mut h = Host::new(48_000.0, WorkerMode::Prompt);
@@ -62,9 +81,16 @@ fn child() {
         t += n;
     }
     assert_eq!(h.dropouts(), 0);
-    assert!(vm_locked_kib() <= LIMIT / 1024, "VmLck {} kB over the limit", vm_locked_kib());
+    assert!(
+        vm_locked_kib() <= LIMIT / 1024,
+        "VmLck {} kB over the limit",
+        vm_locked_kib()
+    );
     let log = h.log();
-    let mlock_msgs: Vec<_> = log.iter().filter(|(_, m)| m.contains("mlock refused")).collect();
+    let mlock_msgs: Vec<_> = log
+        .iter()
+        .filter(|(_, m)| m.contains("mlock refused"))
+        .collect();
     assert_eq!(mlock_msgs.len(), 1, "told once: {log:?}");
     assert_rt_clean();
     println!("CHILD-OK");

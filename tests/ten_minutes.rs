@@ -37,7 +37,11 @@ fn ten_minutes_record_and_read_back_exactly() {
         h.run_in_place(&mut io[..n], 0.0, 1.0);
         for (j, &o) in io[..n].iter().enumerate() {
             if o != sig((t + j) as u64) {
-                panic!("sample {} played {o}, recorded {}", t + j, sig((t + j) as u64));
+                panic!(
+                    "sample {} played {o}, recorded {}",
+                    t + j,
+                    sig((t + j) as u64)
+                );
             }
         }
         t += n;
@@ -49,9 +53,19 @@ fn ten_minutes_record_and_read_back_exactly() {
     let audio = (len * 4) as f64;
     let held = h.memory_bytes();
     let spare = ((pool_target(RATE, 1) + 1) * CHUNK_BYTES + 8 * NODE_BYTES) as f64;
-    assert!(held >= audio, "{held} bytes held for {audio} bytes of audio");
-    assert!(held - audio <= spare, "{} bytes held beyond the audio, at most {spare}", held - audio);
-    eprintln!("10 min at 48 kHz: {audio} bytes of audio, {held} held ({:.2} MiB beyond)", (held - audio) / 1048576.0);
+    assert!(
+        held >= audio,
+        "{held} bytes held for {audio} bytes of audio"
+    );
+    assert!(
+        held - audio <= spare,
+        "{} bytes held beyond the audio, at most {spare}",
+        held - audio
+    );
+    eprintln!(
+        "10 min at 48 kHz: {audio} bytes of audio, {held} held ({:.2} MiB beyond)",
+        (held - audio) / 1048576.0
+    );
     // A new take over it: one second.
     let short = RATE as usize;
     let take: Vec<f32> = (0..short).map(|k| sig(k as u64 + 999)).collect();
@@ -62,11 +76,17 @@ fn ten_minutes_record_and_read_back_exactly() {
     assert_eq!(out, take);
     h.idle(RATE as usize, 512); // the worker frees the old loop
     let held = h.memory_bytes();
-    assert!(held <= (short * 4) as f64 + spare, "after the new take {held} bytes are held");
+    assert!(
+        held <= (short * 4) as f64 + spare,
+        "after the new take {held} bytes are held"
+    );
     assert_rt_clean();
     drop(h);
     let (made, freed) = lib.chunk_totals();
     assert!(made as usize >= len / support::CHUNK, "{made} chunks made");
-    assert_eq!(made, freed, "every chunk made has been freed at the plugin's end");
+    assert_eq!(
+        made, freed,
+        "every chunk made has been freed at the plugin's end"
+    );
     assert_eq!(vm_locked_kib(), 0, "no memory left locked");
 }

@@ -55,7 +55,9 @@ pub fn bundle_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = std::env::temp_dir().join(format!("looper-test-{}", std::process::id())).join("looper.lv2");
+        let dir = std::env::temp_dir()
+            .join(format!("looper-test-{}", std::process::id()))
+            .join("looper.lv2");
         std::fs::create_dir_all(&dir).unwrap();
         for f in ["manifest.ttl", "looper.ttl"] {
             std::fs::copy(root.join("looper.lv2").join(f), dir.join(f)).unwrap();
@@ -83,11 +85,14 @@ impl Lib {
 
     fn sym<T: Copy>(&self, name: &[u8]) -> T {
         // SAFETY: the caller names the symbol's real type.
-        unsafe { *self.lib.get::<T>(name).unwrap_or_else(|_| panic!("symbol {} missing: build the tests with `--features rt-guard` (make test does)", String::from_utf8_lossy(name))) }
+        unsafe {
+            *self.lib.get::<T>(name).unwrap_or_else(|_| panic!("symbol {} missing: build the tests with `--features rt-guard` (make test does)", String::from_utf8_lossy(name)))
+        }
     }
 
     pub fn descriptor(&self) -> &'static sys::LV2_Descriptor {
-        let f: unsafe extern "C" fn(u32) -> *const sys::LV2_Descriptor = self.sym(b"lv2_descriptor\0");
+        let f: unsafe extern "C" fn(u32) -> *const sys::LV2_Descriptor =
+            self.sym(b"lv2_descriptor\0");
         // SAFETY: index 0 is the mono looper; the descriptor is static in the library.
         let d = unsafe { f(0).as_ref() }.expect("descriptor 0");
         // SAFETY: URI is a static C string.
@@ -109,10 +114,9 @@ impl Lib {
 
     /// Chunks made and freed so far, process-wide.
     pub fn chunk_totals(&self) -> (u64, u64) {
-        let f: extern "C" fn(*mut [u64; 2]) = self.sym(b"looper_test_chunk_totals\0");
-        let mut v = [0u64; 2];
-        f(&mut v);
-        (v[0], v[1])
+        let made: extern "C" fn() -> u64 = self.sym(b"looper_test_chunks_made\0");
+        let freed: extern "C" fn() -> u64 = self.sym(b"looper_test_chunks_freed\0");
+        (made(), freed())
     }
 }
 
@@ -120,7 +124,11 @@ impl Lib {
 pub fn assert_rt_clean() {
     let lib = Lib::get();
     assert!(lib.rt_scopes() > 0, "the allocation guard never ran");
-    assert_eq!(lib.rt_violations(), 0, "run() or work_response() allocated or freed");
+    assert_eq!(
+        lib.rt_violations(),
+        0,
+        "run() or work_response() allocated or freed"
+    );
 }
 
 /// How the host runs the plugin's worker.
@@ -161,23 +169,51 @@ unsafe extern "C" fn map_uri(handle: sys::LV2_URID_Map_Handle, uri: *const c_cha
     let (m, uri) = unsafe { (&*(handle as *const UridMap), CStr::from_ptr(uri)) };
     let mut map = m.map.lock().unwrap();
     let next = map.len() as u32 + 1;
-    *map.entry(uri.to_string_lossy().into_owned()).or_insert(next)
+    *map.entry(uri.to_string_lossy().into_owned())
+        .or_insert(next)
 }
 
 /// The host's printf, taking the one `%s` argument the plugin passes. Declared with a
 /// fixed argument list and called through the variadic type: on x86-64 System V and
 /// AArch64 Linux a pointer argument is passed alike either way.
-unsafe extern "C" fn log_printf(handle: *mut c_void, kind: u32, fmt: *const c_char, arg: *const c_char) -> c_int {
+unsafe extern "C" fn log_printf(
+    handle: *mut c_void,
+    kind: u32,
+    fmt: *const c_char,
+    arg: *const c_char,
+) -> c_int {
     // SAFETY: handle is this host's LogState; fmt and arg are C strings from the plugin.
-    let (log, fmt, arg) = unsafe { (&*(handle as *const LogState), CStr::from_ptr(fmt), CStr::from_ptr(arg)) };
-    assert_eq!(fmt.to_bytes(), b"%s", "the plugin logs with a plain %s format");
-    log.messages.lock().unwrap().push((kind, arg.to_string_lossy().into_owned()));
+    let (log, fmt, arg) = unsafe {
+        (
+            &*(handle as *const LogState),
+            CStr::from_ptr(fmt),
+            CStr::from_ptr(arg),
+        )
+    };
+    assert_eq!(
+        fmt.to_bytes(),
+        b"%s",
+        "the plugin logs with a plain %s format"
+    );
+    log.messages
+        .lock()
+        .unwrap()
+        .push((kind, arg.to_string_lossy().into_owned()));
     0
 }
 
-unsafe extern "C" fn schedule_work(handle: *mut c_void, size: u32, data: *const c_void) -> sys::LV2_Worker_Status {
+unsafe extern "C" fn schedule_work(
+    handle: *mut c_void,
+    size: u32,
+    data: *const c_void,
+) -> sys::LV2_Worker_Status {
     // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
-    let (w, bytes) = unsafe { (&mut *(handle as *mut WorkerState), std::slice::from_raw_parts(data as *const u8, size as usize).to_vec()) };
+    let (w, bytes) = unsafe {
+        (
+            &mut *(handle as *mut WorkerState),
+            std::slice::from_raw_parts(data as *const u8, size as usize).to_vec(),
+        )
+    };
     w.scheduled += 1;
     if w.mode == WorkerMode::Synchronous {
         // SAFETY: as in do_work.
@@ -188,9 +224,18 @@ unsafe extern "C" fn schedule_work(handle: *mut c_void, size: u32, data: *const 
     sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
 }
 
-unsafe extern "C" fn respond(handle: *mut c_void, size: u32, data: *const c_void) -> sys::LV2_Worker_Status {
+unsafe extern "C" fn respond(
+    handle: *mut c_void,
+    size: u32,
+    data: *const c_void,
+) -> sys::LV2_Worker_Status {
     // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
-    let (w, bytes) = unsafe { (&mut *(handle as *mut WorkerState), std::slice::from_raw_parts(data as *const u8, size as usize).to_vec()) };
+    let (w, bytes) = unsafe {
+        (
+            &mut *(handle as *mut WorkerState),
+            std::slice::from_raw_parts(data as *const u8, size as usize).to_vec(),
+        )
+    };
     w.responses.push_back(bytes);
     sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
 }
@@ -200,8 +245,18 @@ unsafe fn do_work(w: &mut WorkerState, bytes: &[u8]) {
     // SAFETY: see the function's contract.
     unsafe {
         let work = (*w.iface).work.expect("work()");
-        let st = work(w.instance, Some(respond), w as *mut WorkerState as *mut c_void, bytes.len() as u32, bytes.as_ptr() as *const c_void);
-        assert_eq!(st, sys::LV2_Worker_Status_LV2_WORKER_SUCCESS, "work() failed");
+        let st = work(
+            w.instance,
+            Some(respond),
+            w as *mut WorkerState as *mut c_void,
+            bytes.len() as u32,
+            bytes.as_ptr() as *const c_void,
+        );
+        assert_eq!(
+            st,
+            sys::LV2_Worker_Status_LV2_WORKER_SUCCESS,
+            "work() failed"
+        );
     }
 }
 
@@ -215,7 +270,7 @@ pub struct Host {
     _map_feature: Box<sys::LV2_URID_Map>,
     _schedule: Box<sys::LV2_Worker_Schedule>,
     _log_feature: Box<sys::LV2_Log_Log>,
-    _features: Vec<Box<sys::LV2_Feature>>,
+    _features: Vec<sys::LV2_Feature>,
     _feature_ptrs: Vec<*const sys::LV2_Feature>,
     _uris: Vec<CString>,
     controls: Box<[f32; 9]>,
@@ -232,8 +287,13 @@ impl Host {
 
     pub fn with_log(rate: f64, mode: WorkerMode, offer_log: bool) -> Host {
         let desc = Lib::get().descriptor();
-        let map = Box::new(UridMap { map: Mutex::new(HashMap::new()) });
-        let map_feature = Box::new(sys::LV2_URID_Map { handle: &*map as *const UridMap as *mut c_void, map: Some(map_uri) });
+        let map = Box::new(UridMap {
+            map: Mutex::new(HashMap::new()),
+        });
+        let map_feature = Box::new(sys::LV2_URID_Map {
+            handle: &*map as *const UridMap as *mut c_void,
+            map: Some(map_uri),
+        });
         let mut worker = Box::new(WorkerState {
             mode,
             now: 0,
@@ -243,33 +303,67 @@ impl Host {
             instance: std::ptr::null_mut(),
             scheduled: 0,
         });
-        let schedule = Box::new(sys::LV2_Worker_Schedule { handle: &mut *worker as *mut WorkerState as *mut c_void, schedule_work: Some(schedule_work) });
-        let log = Box::new(LogState { messages: Mutex::new(Vec::new()) });
+        let schedule = Box::new(sys::LV2_Worker_Schedule {
+            handle: &mut *worker as *mut WorkerState as *mut c_void,
+            schedule_work: Some(schedule_work),
+        });
+        let log = Box::new(LogState {
+            messages: Mutex::new(Vec::new()),
+        });
         type Printf = unsafe extern "C" fn(*mut c_void, u32, *const c_char, ...) -> c_int;
         // SAFETY: see log_printf: the fixed and variadic conventions agree for its arguments.
-        let printf: Printf = unsafe { std::mem::transmute(log_printf as unsafe extern "C" fn(*mut c_void, u32, *const c_char, *const c_char) -> c_int) };
-        let log_feature = Box::new(sys::LV2_Log_Log { handle: &*log as *const LogState as *mut c_void, printf: Some(printf), vprintf: None });
+        let printf: Printf = unsafe {
+            std::mem::transmute(
+                log_printf
+                    as unsafe extern "C" fn(
+                        *mut c_void,
+                        u32,
+                        *const c_char,
+                        *const c_char,
+                    ) -> c_int,
+            )
+        };
+        let log_feature = Box::new(sys::LV2_Log_Log {
+            handle: &*log as *const LogState as *mut c_void,
+            printf: Some(printf),
+            vprintf: None,
+        });
         let uris = vec![
             CString::new(&sys::LV2_URID__map[..sys::LV2_URID__map.len() - 1]).unwrap(),
-            CString::new(&sys::LV2_WORKER__schedule[..sys::LV2_WORKER__schedule.len() - 1]).unwrap(),
+            CString::new(&sys::LV2_WORKER__schedule[..sys::LV2_WORKER__schedule.len() - 1])
+                .unwrap(),
             CString::new(&sys::LV2_LOG__log[..sys::LV2_LOG__log.len() - 1]).unwrap(),
         ];
         let mut features = vec![
-            Box::new(sys::LV2_Feature { URI: uris[0].as_ptr(), data: &*map_feature as *const _ as *mut c_void }),
-            Box::new(sys::LV2_Feature { URI: uris[1].as_ptr(), data: &*schedule as *const _ as *mut c_void }),
+            sys::LV2_Feature {
+                URI: uris[0].as_ptr(),
+                data: &*map_feature as *const _ as *mut c_void,
+            },
+            sys::LV2_Feature {
+                URI: uris[1].as_ptr(),
+                data: &*schedule as *const _ as *mut c_void,
+            },
         ];
         if offer_log {
-            features.push(Box::new(sys::LV2_Feature { URI: uris[2].as_ptr(), data: &*log_feature as *const _ as *mut c_void }));
+            features.push(sys::LV2_Feature {
+                URI: uris[2].as_ptr(),
+                data: &*log_feature as *const _ as *mut c_void,
+            });
         }
-        let mut feature_ptrs: Vec<*const sys::LV2_Feature> = features.iter().map(|f| &**f as *const _).collect();
+        let mut feature_ptrs: Vec<*const sys::LV2_Feature> =
+            features.iter().map(|f| f as *const _).collect();
         feature_ptrs.push(std::ptr::null());
         let bundle = CString::new(format!("{}/", bundle_dir().display())).unwrap();
         // SAFETY: a valid descriptor, a NULL-terminated feature array that outlives the
         // instance (owned by Host), a C-string bundle path.
-        let instance = unsafe { desc.instantiate.unwrap()(desc, rate, bundle.as_ptr(), feature_ptrs.as_ptr()) };
+        let instance = unsafe {
+            desc.instantiate.unwrap()(desc, rate, bundle.as_ptr(), feature_ptrs.as_ptr())
+        };
         assert!(!instance.is_null(), "instantiate failed");
         // SAFETY: extension_data takes a C string; the worker URI.
-        let iface = unsafe { desc.extension_data.unwrap()(sys::LV2_WORKER__interface.as_ptr() as *const c_char) } as *const sys::LV2_Worker_Interface;
+        let iface = unsafe {
+            desc.extension_data.unwrap()(sys::LV2_WORKER__interface.as_ptr() as *const c_char)
+        } as *const sys::LV2_Worker_Interface;
         assert!(!iface.is_null(), "no worker interface");
         worker.iface = iface;
         worker.instance = instance;
@@ -293,11 +387,23 @@ impl Host {
         h.controls[port::PLAY as usize] = 1.0;
         for p in port::STATE..=port::DROPOUTS {
             // SAFETY: control ports take a pointer to one f32 that outlives the instance.
-            unsafe { desc.connect_port.unwrap()(instance, p, &mut h.controls[p as usize] as *mut f32 as *mut c_void) };
+            unsafe {
+                desc.connect_port.unwrap()(
+                    instance,
+                    p,
+                    &mut h.controls[p as usize] as *mut f32 as *mut c_void,
+                )
+            };
         }
         for p in [port::RECORD, port::PLAY] {
             // SAFETY: as above.
-            unsafe { desc.connect_port.unwrap()(instance, p, &mut h.controls[p as usize] as *mut f32 as *mut c_void) };
+            unsafe {
+                desc.connect_port.unwrap()(
+                    instance,
+                    p,
+                    &mut h.controls[p as usize] as *mut f32 as *mut c_void,
+                )
+            };
         }
         // SAFETY: activate after connecting.
         unsafe { desc.activate.unwrap()(instance) };
@@ -368,7 +474,13 @@ impl Host {
         }
         while let Some(bytes) = self.worker.responses.pop_front() {
             // SAFETY: the instance is live; bytes are what work() responded.
-            let st = unsafe { (*self.worker.iface).work_response.unwrap()(self.instance, bytes.len() as u32, bytes.as_ptr() as *const c_void) };
+            let st = unsafe {
+                (*self.worker.iface).work_response.unwrap()(
+                    self.instance,
+                    bytes.len() as u32,
+                    bytes.as_ptr() as *const c_void,
+                )
+            };
             assert_eq!(st, sys::LV2_Worker_Status_LV2_WORKER_SUCCESS);
         }
     }

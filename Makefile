@@ -1,0 +1,50 @@
+# Looper: build, install and test the LV2 bundle.
+#
+#   make                 build the release library into looper.lv2/
+#   make install         install the bundle into $(LV2DIR) (default ~/.lv2)
+#   make uninstall       remove it
+#   make test            install what a fresh Debian 12 machine lacks, then run every test
+#
+# Honours PREFIX (then LV2DIR defaults to $(PREFIX)/lib/lv2), DESTDIR and LV2DIR.
+
+CARGO    ?= cargo
+BUNDLE   := looper.lv2
+LIB      := liblooper.so
+ifdef PREFIX
+LV2DIR   ?= $(PREFIX)/lib/lv2
+else
+LV2DIR   ?= $(HOME)/.lv2
+endif
+INSTDIR  := $(DESTDIR)$(LV2DIR)/$(BUNDLE)
+TTL      := $(BUNDLE)/manifest.ttl $(BUNDLE)/looper.ttl
+
+.PHONY: all build install uninstall test check-deps validate clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+	cp target/release/$(LIB) $(BUNDLE)/$(LIB)
+
+install: build
+	install -d $(INSTDIR)
+	install -m 644 $(TTL) $(INSTDIR)/
+	install -m 755 $(BUNDLE)/$(LIB) $(INSTDIR)/$(LIB)
+	@echo "installed $(INSTDIR)"
+
+uninstall:
+	rm -f $(INSTDIR)/$(LIB) $(INSTDIR)/manifest.ttl $(INSTDIR)/looper.ttl
+	-rmdir $(INSTDIR)
+
+check-deps:
+	bash scripts/install-deps.sh
+
+validate:
+	sord_validate $$(find /usr/lib/lv2 -name '*.ttl') $(TTL)
+
+test: check-deps
+	bash scripts/test.sh
+
+clean:
+	$(CARGO) clean
+	rm -f $(BUNDLE)/$(LIB)
