@@ -21,6 +21,9 @@ sord_validate $(find /usr/lib/lv2 -name '*.ttl') looper.lv2/manifest.ttl looper.
 step "unit and integration tests, under the allocation guard"
 cargo test --locked --features rt-guard
 
+step "RealtimeSanitizer: every run() and work_response() in a realtime scope"
+bash scripts/rtsan.sh
+
 tmp=$(mktemp -d /tmp/looper-make-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 step "make install into $tmp/lv2"

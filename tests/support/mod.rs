@@ -55,7 +55,7 @@ pub fn bundle_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = std::env::temp_dir()
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("looper-test-{}", std::process::id()))
             .join("looper.lv2");
         std::fs::create_dir_all(&dir).unwrap();
@@ -149,11 +149,59 @@ pub enum WorkerMode {
 struct WorkerState {
     mode: WorkerMode,
     now: u64,
-    pending: VecDeque<(u64, Vec<u8>)>,
-    responses: VecDeque<Vec<u8>>,
+    pending: VecDeque<(u64, Msg)>,
+    responses: VecDeque<Msg>,
+    ring_limit: usize,
     iface: *const sys::LV2_Worker_Interface,
     instance: sys::LV2_Handle,
     scheduled: u64,
+}
+
+/// Bytes of one worker message, kept inline: the host's `schedule_work` runs on the
+/// audio thread and must not allocate either (the sanitizer test checks the host too).
+const MSG_MAX: usize = 64;
+/// Messages the host's queue holds (capacity reserved up front).
+const RING: usize = 4096;
+
+#[derive(Clone, Copy)]
+struct Msg {
+    len: usize,
+    bytes: [u8; MSG_MAX],
+}
+
+impl Msg {
+    /// SAFETY: `data` holds `size` readable bytes.
+    unsafe fn copy(size: u32, data: *const c_void) -> Msg {
+        let len = size as usize;
+        assert!(len <= MSG_MAX, "worker message of {len} bytes");
+        let mut bytes = [0u8; MSG_MAX];
+        // SAFETY: see the function's contract.
+        bytes[..len].copy_from_slice(unsafe { std::slice::from_raw_parts(data as *const u8, len) });
+        Msg { len, bytes }
+    }
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Enters the sanitizer's realtime scope (test builds with the `rtsan` feature).
+pub fn rt_enter() {
+    #[cfg(feature = "rtsan")]
+    rtsan_standalone::realtime_enter();
+}
+/// Leaves the sanitizer's realtime scope.
+pub fn rt_exit() {
+    #[cfg(feature = "rtsan")]
+    rtsan_standalone::realtime_exit();
+}
+/// Suspends the sanitizer (work done by the host inside run(), as when freewheeling).
+fn rt_disable() {
+    #[cfg(feature = "rtsan")]
+    rtsan_standalone::disable();
+}
+fn rt_enable() {
+    #[cfg(feature = "rtsan")]
+    rtsan_standalone::enable();
 }
 
 struct LogState {
@@ -208,18 +256,19 @@ unsafe extern "C" fn schedule_work(
     data: *const c_void,
 ) -> sys::LV2_Worker_Status {
     // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
-    let (w, bytes) = unsafe {
-        (
-            &mut *(handle as *mut WorkerState),
-            std::slice::from_raw_parts(data as *const u8, size as usize).to_vec(),
-        )
-    };
+    let (w, msg) = unsafe { (&mut *(handle as *mut WorkerState), Msg::copy(size, data)) };
+    if w.pending.len() >= w.ring_limit {
+        return sys::LV2_Worker_Status_LV2_WORKER_ERR_NO_SPACE;
+    }
     w.scheduled += 1;
     if w.mode == WorkerMode::Synchronous {
+        // The host is freewheeling: the worker runs here, outside realtime rules.
+        rt_disable();
         // SAFETY: as in do_work.
-        unsafe { do_work(w, &bytes) };
+        unsafe { do_work(w, msg.as_slice()) };
+        rt_enable();
     } else {
-        w.pending.push_back((w.now, bytes));
+        w.pending.push_back((w.now, msg));
     }
     sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
 }
@@ -230,13 +279,8 @@ unsafe extern "C" fn respond(
     data: *const c_void,
 ) -> sys::LV2_Worker_Status {
     // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
-    let (w, bytes) = unsafe {
-        (
-            &mut *(handle as *mut WorkerState),
-            std::slice::from_raw_parts(data as *const u8, size as usize).to_vec(),
-        )
-    };
-    w.responses.push_back(bytes);
+    let (w, msg) = unsafe { (&mut *(handle as *mut WorkerState), Msg::copy(size, data)) };
+    w.responses.push_back(msg);
     sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
 }
 
@@ -297,8 +341,9 @@ impl Host {
         let mut worker = Box::new(WorkerState {
             mode,
             now: 0,
-            pending: VecDeque::new(),
-            responses: VecDeque::new(),
+            pending: VecDeque::with_capacity(RING),
+            responses: VecDeque::with_capacity(RING),
+            ring_limit: RING,
             iface: std::ptr::null(),
             instance: std::ptr::null_mut(),
             scheduled: 0,
@@ -420,6 +465,22 @@ impl Host {
         self.service_worker();
     }
 
+    /// Makes the host's worker queue hold at most `n` messages: `schedule_work` answers
+    /// "no space" past that, as a host's full ring does.
+    pub fn set_ring_limit(&mut self, n: usize) {
+        self.worker.ring_limit = n.min(RING);
+    }
+
+    /// Negative control for the sanitizer: does the pending work (which allocates)
+    /// inside a realtime scope.
+    pub fn work_inside_realtime_scope(&mut self) {
+        let (_, msg) = self.worker.pending.pop_front().expect("pending work");
+        rt_enter();
+        // SAFETY: the instance is live.
+        unsafe { do_work(&mut self.worker, msg.as_slice()) };
+        rt_exit();
+    }
+
     pub fn scheduled(&self) -> u64 {
         self.worker.scheduled
     }
@@ -449,7 +510,9 @@ impl Host {
         unsafe {
             c(i, port::IN, ip as *mut c_void);
             c(i, port::OUT, op as *mut c_void);
+            rt_enter();
             d.run.unwrap()(i, n as u32);
+            rt_exit();
         }
         self.frames += n as u64;
         self.worker.now = self.frames;
@@ -468,19 +531,21 @@ impl Host {
             if !due {
                 break;
             }
-            let (_, bytes) = self.worker.pending.pop_front().unwrap();
+            let (_, msg) = self.worker.pending.pop_front().unwrap();
             // SAFETY: the instance is live.
-            unsafe { do_work(&mut self.worker, &bytes) };
+            unsafe { do_work(&mut self.worker, msg.as_slice()) };
         }
-        while let Some(bytes) = self.worker.responses.pop_front() {
-            // SAFETY: the instance is live; bytes are what work() responded.
+        while let Some(msg) = self.worker.responses.pop_front() {
+            rt_enter();
+            // SAFETY: the instance is live; msg is what work() responded.
             let st = unsafe {
                 (*self.worker.iface).work_response.unwrap()(
                     self.instance,
-                    bytes.len() as u32,
-                    bytes.as_ptr() as *const c_void,
+                    msg.len as u32,
+                    msg.bytes.as_ptr() as *const c_void,
                 )
             };
+            rt_exit();
             assert_eq!(st, sys::LV2_Worker_Status_LV2_WORKER_SUCCESS);
         }
     }

@@ -1,0 +1,206 @@
+//! Shared by the benchmark binaries (`harness = false`): output, timing statistics, and
+//! how the measuring thread is placed on the machine.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Where the figures go: `$LOOPER_BENCH_OUT`, else `<repo>/target/bench`.
+pub fn out_dir() -> PathBuf {
+    let dir = match std::env::var_os("LOOPER_BENCH_OUT") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("bench"),
+    };
+    std::fs::create_dir_all(&dir).expect("create the bench output directory");
+    dir
+}
+
+/// An environment variable as a number, or `default`.
+pub fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Flat `{"name": number}` output, in insertion order.
+#[derive(Default)]
+pub struct Figures {
+    items: Vec<(String, f64)>,
+}
+
+impl Figures {
+    pub fn put(&mut self, key: impl Into<String>, v: f64) {
+        let key = key.into();
+        if let Some(e) = self.items.iter_mut().find(|(k, _)| *k == key) {
+            e.1 = v;
+        } else {
+            self.items.push((key, v));
+        }
+    }
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.items.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+    pub fn write(&self, name: &str) -> PathBuf {
+        let mut s = String::from("{\n");
+        for (i, (k, v)) in self.items.iter().enumerate() {
+            let val = if v.is_finite() {
+                if v.fract() == 0.0 && v.abs() < 9e15 {
+                    format!("{}", *v as i64)
+                } else {
+                    format!("{v:.4}")
+                }
+            } else {
+                "null".to_string()
+            };
+            s += &format!(
+                "  \"{k}\": {val}{}\n",
+                if i + 1 < self.items.len() { "," } else { "" }
+            );
+        }
+        s += "}\n";
+        let path = out_dir().join(name);
+        std::fs::write(&path, s).expect("write figures");
+        path
+    }
+}
+
+/// Median, 99.9th percentile and maximum of a set of per-block times (ns).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dist {
+    pub median: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+/// Nearest-rank percentile of sorted data, `q` in 0..=1.
+pub fn pct(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64
+}
+
+/// Statistics of `times` (sorted in place; `scratch` avoids an allocation per call).
+pub fn dist(times: &[u32], scratch: &mut Vec<u32>) -> Dist {
+    scratch.clear();
+    scratch.extend_from_slice(times);
+    scratch.sort_unstable();
+    Dist {
+        median: pct(scratch, 0.5),
+        p999: pct(scratch, 0.999),
+        max: scratch.last().copied().map_or(f64::NAN, f64::from),
+        n: scratch.len(),
+    }
+}
+
+/// Median of a few numbers (runs).
+pub fn median_f(v: &[f64]) -> f64 {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+pub fn min_f(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+pub fn max_f(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Nanoseconds since `t0`, saturating at u32::MAX (4.3 s).
+#[inline(always)]
+pub fn ns_since(t0: Instant) -> u32 {
+    t0.elapsed().as_nanos().min(u32::MAX as u128) as u32
+}
+
+/// The cost of the timing itself: an empty region between two `Instant::now()` calls.
+pub fn timer_overhead() -> Dist {
+    let n = 1_000_000;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        v.push(ns_since(t0));
+    }
+    dist(&v, &mut Vec::with_capacity(n))
+}
+
+/// How the measuring thread was placed.
+pub struct Placement {
+    pub cpu: i32,
+    pub fifo: bool,
+}
+
+/// Pins the calling thread to the last CPU and, unless `LOOPER_BENCH_FIFO=0`, asks for
+/// SCHED_FIFO priority 70, as an audio thread would have. Both are best effort.
+pub fn place_thread() -> Placement {
+    // SAFETY: plain syscalls on the calling thread with properly initialised arguments.
+    unsafe {
+        let ncpu = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).max(1) as i32;
+        let cpu = ncpu - 1;
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        let pinned = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0;
+        let want_fifo = std::env::var("LOOPER_BENCH_FIFO").map_or(true, |v| v != "0");
+        let fifo = want_fifo && {
+            let p = libc::sched_param { sched_priority: 70 };
+            libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) == 0
+        };
+        Placement {
+            cpu: if pinned { cpu } else { -1 },
+            fifo,
+        }
+    }
+}
+
+/// Maps `bytes` of anonymous memory, locks it (best effort) and writes every page, as an
+/// audio program does with memory it preallocates. Never freed before the process ends
+/// unless passed to [`unmap`].
+pub fn prealloc_f32(samples: usize) -> &'static mut [f32] {
+    let bytes = samples * 4;
+    // SAFETY: a fresh anonymous mapping; checked for failure; pages written in bounds.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert!(p != libc::MAP_FAILED, "mmap of {bytes} bytes failed");
+        libc::mlock(p, bytes);
+        let b = p.cast::<u8>();
+        let mut off = 0;
+        while off < bytes {
+            std::ptr::write_volatile(b.add(off), 0);
+            off += 4096;
+        }
+        std::slice::from_raw_parts_mut(p.cast::<f32>(), samples)
+    }
+}
+
+/// Input signal: deterministic noise in (-0.5, 0.5).
+pub fn noise(n: usize) -> Vec<f32> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
