@@ -70,3 +70,10 @@ pub extern "C" fn looper_test_chunks_made() -> u64 {
 pub extern "C" fn looper_test_chunks_freed() -> u64 {
     chunk::TOTAL_CHUNKS_FREED.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// [any] Test builds: the next `n` chunk allocations fail as if the system refused them.
+#[cfg(feature = "rt-guard")]
+#[no_mangle]
+pub extern "C" fn looper_test_inject_alloc_failures(n: u64) {
+    chunk::INJECT_ALLOC_FAILURES.store(n, std::sync::atomic::Ordering::Relaxed);
+}

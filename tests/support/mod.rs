@@ -611,3 +611,87 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 pub type Shared<T> = Arc<Mutex<T>>;
+
+/// Records `len` samples of the test signal in blocks of `block` (the last one split at
+/// exactly `len`, as hosts split cycles at automation points), checking the output is
+/// the input at unity meanwhile.
+pub fn record_take(h: &mut Host, len: usize, block: usize, in_place: bool) {
+    let mut i = 0;
+    let mut io = vec![0.0f32; block];
+    while i < len {
+        let n = block.min(len - i);
+        let input: Vec<f32> = (i..i + n).map(|k| sig(k as u64)).collect();
+        if in_place {
+            io[..n].copy_from_slice(&input);
+            h.run_in_place(&mut io[..n], 1.0, 1.0);
+            assert_eq!(&io[..n], &input[..], "monitoring at unity while recording");
+        } else {
+            let out = h.run(&input, 1.0, 1.0);
+            assert_eq!(out, &input[..], "monitoring at unity while recording");
+        }
+        i += n;
+    }
+    assert_eq!(h.state(), 1, "recording");
+}
+
+/// Plays `frames` with silence in; asserts the output is the loop of `len` samples of
+/// the test signal from its start, sample for sample.
+pub fn assert_loops(h: &mut Host, len: usize, frames: usize, block: usize, in_place: bool) {
+    let mut t = 0;
+    let mut io = vec![0.0f32; block];
+    while t < frames {
+        let n = block.min(frames - t);
+        let out: Vec<f32> = if in_place {
+            io[..n].fill(0.0);
+            h.run_in_place(&mut io[..n], 0.0, 1.0);
+            io[..n].to_vec()
+        } else {
+            h.run(&vec![0.0; n], 0.0, 1.0).to_vec()
+        };
+        for (j, &o) in out.iter().enumerate() {
+            let want = sig(((t + j) % len) as u64);
+            assert_eq!(
+                o,
+                want,
+                "output sample {} (loop sample {}), block {block}",
+                t + j,
+                (t + j) % len
+            );
+        }
+        t += n;
+    }
+}
+
+/// Plays the closed loop of `len` samples once, with silence in; returns it.
+pub fn play_once(h: &mut Host, len: usize) -> Vec<f32> {
+    let mut played = Vec::with_capacity(len);
+    while played.len() < len {
+        let n = 4096.min(len - played.len());
+        played.extend_from_slice(h.run(&vec![0.0; n], 0.0, 1.0));
+    }
+    played
+}
+
+/// Splits a loop into its chunks and finds each in the input (the test signal's first
+/// `input_len` samples): the loop must be the input with whole runs left out at chunk
+/// boundaries only. Returns how many samples were left out.
+pub fn lost_samples(loop_: &[f32], input_len: usize) -> u64 {
+    let mut at = 0usize; // input index of the next loop sample
+    for (c, chunk) in loop_.chunks(CHUNK).enumerate() {
+        let start = (at..input_len - chunk.len() + 1)
+            .find(|&k| (0..chunk.len()).all(|j| sig((k + j) as u64) == chunk[j]))
+            .unwrap_or_else(|| {
+                panic!("loop chunk {c} is not a run of the input after sample {at}")
+            });
+        at = start + chunk.len();
+    }
+    (input_len - loop_.len()) as u64
+}
+
+impl Lib {
+    /// The next `n` chunk allocations fail as if the system refused the memory.
+    pub fn inject_alloc_failures(&self, n: u64) {
+        let f: extern "C" fn(u64) = self.sym(b"looper_test_inject_alloc_failures\0");
+        f(n)
+    }
+}

@@ -1,0 +1,193 @@
+"""Checks Ardour's exports of the looper scenarios against their inputs, sample by sample.
+
+    check.py NAME WORKDIR [EXPORT]   NAME is loop, play, retake or ten_minutes; EXPORT
+                                     defaults to WORKDIR/export.wav
+    check.py identical A.wav B.wav   the two exports are bit-identical
+
+What each scenario must render is written below as a list of segments [lo, hi) of the
+export, each with the mono signal expected there before the master's pan law: "dry" is
+the input (which passes at unity), "loop(a, b, start)" is the input's [a, b) repeated
+with period exactly b - a from sample `start`. Both output channels must equal
+PAN_LAW * expected within float rounding (TOLERANCE).
+
+Every check is also run against itself with each loop edge moved by one sample (a loop
+one sample long or short, starting or restarting one sample off): all those variants
+must fail, or the check counts as failed for being unable to see such an error.
+"""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scenarios  # noqa: E402
+import wavio  # noqa: E402
+from harness import PAN_LAW, RATE, read_input, read_spec  # noqa: E402
+
+TOLERANCE = 1e-6  # absolute; the signals are about 0.5, an error of one sample is ~0.3
+CHUNK = 1 << 21  # frames compared at once
+EDGE = 4096  # frames around each segment edge compared first (fails fast)
+
+
+# --- the expected signal, as functions (lo, hi) -> float32 samples -------------------
+
+def dry(x):
+    """The input (zero past its end)."""
+    def f(lo, hi):
+        out = np.zeros(hi - lo, dtype=np.float32)
+        a, b = min(lo, len(x)), min(hi, len(x))
+        out[: b - a] = x[a:b]
+        return out
+    return f
+
+
+def loop(x, a, b, start):
+    """The input's [a, b) repeated from sample `start`, period b - a."""
+    take = np.ascontiguousarray(x[a:b])
+
+    def f(lo, hi):
+        return take[(np.arange(lo, hi, dtype=np.int64) - start) % (b - a)]
+    return f
+
+
+def plus(f, g):
+    return lambda lo, hi: f(lo, hi) + g(lo, hi)  # float32 + float32, as the plugin adds
+
+
+# --- what each scenario must render ------------------------------------------------
+
+def expect_loop(x, p):
+    A, B, E = p["A"], p["B"], p["end"]
+    return [
+        (0, B, dry(x), "pass-through before B (recording [A,B) included)"),
+        (B, E, plus(dry(x), loop(x, A, B, B)), "input + [A,B) repeated, period B-A, from B"),
+    ]
+
+
+def expect_play(x, p):
+    A, B, C, D, E = p["A"], p["B"], p["C"], p["D"], p["end"]
+    return [
+        (0, B, dry(x), "pass-through before B"),
+        (B, C, plus(dry(x), loop(x, A, B, B)), "input + loop, period B-A, from B"),
+        (C, D, lambda lo, hi: np.zeros(hi - lo, np.float32), "silence while play is off"),
+        (D, E, plus(dry(x), loop(x, A, B, D)), "loop from its start when play is on at D"),
+    ]
+
+
+def expect_retake(x, p):
+    A1, B1, A2, B2, E = p["A1"], p["B1"], p["A2"], p["B2"], p["end"]
+    return [
+        (0, B1, dry(x), "pass-through before B1"),
+        (B1, A2, plus(dry(x), loop(x, A1, B1, B1)), "input + take 1, period B1-A1"),
+        (A2, B2, dry(x), "take 2 recording: take 1 gone, pass-through"),
+        (B2, E, plus(dry(x), loop(x, A2, B2, B2)), "input + take 2 only, period B2-A2"),
+    ]
+
+
+SCENARIOS = {
+    # name: (parameters, expected segments, edges to move by one sample)
+    "loop": (scenarios.LOOP, expect_loop, ["A", "B"]),
+    "play": (scenarios.PLAY_OFF_ON, expect_play, ["A", "B", "C", "D"]),
+    "retake": (scenarios.RETAKE, expect_retake, ["A1", "B1", "A2", "B2"]),
+    "ten_minutes": (scenarios.TEN_MINUTES, expect_loop, ["A", "B"]),
+}
+
+
+# --- comparing ---------------------------------------------------------------------
+
+def compare(y, lo, hi, f):
+    """None if both channels of y[lo:hi] equal PAN_LAW * f, else a description."""
+    worst = 0.0
+    for c0 in range(lo, hi, CHUNK):
+        c1 = min(hi, c0 + CHUNK)
+        want = PAN_LAW * f(c0, c1)
+        for ch in range(y.shape[1]):
+            err = np.abs(y[c0:c1, ch] - want)
+            bad = np.flatnonzero(err > TOLERANCE)
+            if bad.size:
+                t = c0 + bad[0]
+                return (f"channel {ch}: {bad.size} samples differ in [{c0}, {c1}), first at "
+                        f"{t} ({t / RATE:.6f} s): got {y[t, ch]:.7f}, want {want[bad[0]]:.7f}")
+            worst = max(worst, float(err.max(initial=0.0)))
+    return worst
+
+
+def verify(y, segments, report=True):
+    """Compares every segment; edges first so that a wrong variant fails fast."""
+    for lo, hi, f, _ in segments:
+        for a, b in ((lo, min(hi, lo + EDGE)), (max(lo, hi - EDGE), hi)):
+            r = compare(y, a, b, f)
+            if isinstance(r, str):
+                if not report:
+                    return False
+    ok = True
+    for lo, hi, f, what in segments:
+        r = compare(y, lo, hi, f)
+        if isinstance(r, str):
+            ok = False
+            if not report:
+                return False
+            print(f"  BAD  [{lo}, {hi}) {what}: {r}")
+        elif report:
+            print(f"  ok   [{lo}, {hi}) {what} (max error {r:.1e})")
+    return ok
+
+
+def check_scenario(name, workdir, export):
+    params, expect, edges = SCENARIOS[name]
+    spec = read_spec(workdir)
+    x = read_input(workdir)
+    rate, y = wavio.read(export)
+    if rate != RATE or y.shape != (spec["session_end"], 2):
+        print(f"  BAD  export is {rate} Hz, shape {y.shape}; want {RATE} Hz, "
+              f"({spec['session_end']}, 2)")
+        return False
+    ok = verify(y, expect(x, params))
+    if not ok:
+        # Say which edge the output would match if it were off by a few samples.
+        for key in edges:
+            for d in [s * k for k in range(1, 65) for s in (-1, 1)]:
+                if verify(y, expect(x, dict(params, **{key: params[key] + d})), report=False):
+                    print(f"  note: the export matches {key} = {params[key] + d} "
+                          f"(spec {params[key]}, off by {d:+d})")
+                    break
+        return False
+    # The check must see an error of one sample at every edge.
+    blind = [f"{k}{d:+d}" for k in edges for d in (-1, 1)
+             if verify(y, expect(x, dict(params, **{k: params[k] + d})), report=False)]
+    if blind:
+        print(f"  BAD  the check also passes with edges moved: {', '.join(blind)}")
+        return False
+    print(f"  ok   every variant with an edge moved by one sample fails "
+          f"({', '.join(edges)} each -1 and +1)")
+    return True
+
+
+def check_identical(a, b):
+    ra, ya = wavio.read(a)
+    rb, yb = wavio.read(b)
+    if (ra, ya.shape) != (rb, yb.shape):
+        print(f"  BAD  {a}: {ra} Hz {ya.shape}; {b}: {rb} Hz {yb.shape}")
+        return False
+    for c0 in range(0, len(ya), CHUNK):
+        diff = np.flatnonzero(np.any(ya[c0:c0 + CHUNK] != yb[c0:c0 + CHUNK], axis=1))
+        if diff.size:
+            t = c0 + diff[0]
+            print(f"  BAD  exports differ first at sample {t}: {ya[t]} vs {yb[t]}")
+            return False
+    print(f"  ok   the two exports are bit-identical ({len(ya)} frames x {ya.shape[1]})")
+    return True
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "identical":
+        return check_identical(argv[2], argv[3])
+    if len(argv) in (3, 4) and argv[1] in SCENARIOS:
+        name, workdir = argv[1], argv[2]
+        export = argv[3] if len(argv) == 4 else os.path.join(workdir, "export.wav")
+        return check_scenario(name, workdir, export)
+    raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main(sys.argv) else 1)

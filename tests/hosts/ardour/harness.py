@@ -1,0 +1,124 @@
+"""What the Ardour test and the demo share on the Python side.
+
+A scenario's work folder holds:
+    spec.lua      what session.lua / reload.lua build and expect (a Lua table)
+    spec.json     the same, for Python
+    input.wav     the mono input region, from sample 0
+    session/      the Ardour session (made by session.lua)
+    export.wav    what ardour7-export rendered (stereo, 32-bit float)
+
+Command line (used by lib.sh):
+    harness.py install-input WORKDIR   put input.wav into the session's take file
+"""
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wavio  # noqa: E402
+
+RATE = 48000
+URI = "urn:looper-lv2:mono"
+# LV2 port indices of the looper's control inputs.
+RECORD = 2
+PLAY = 3
+# A mono track into Ardour's stereo master passes the -3 dB pan law on both channels.
+PAN_LAW = np.float32(10 ** (-3 / 20))
+
+
+@dataclass
+class Setup:
+    """What to build in Ardour: the input region and the automation lanes."""
+
+    name: str
+    input: np.ndarray  # float32, mono, placed at sample 0
+    session_end: int  # export range [0, session_end)
+    lanes: dict = field(default_factory=dict)  # port -> [(sample, value), ...]
+
+
+def noise(seed, frames, amplitude=0.5):
+    """Seeded white noise: a loop taken from it has exactly one period that fits."""
+    rng = np.random.default_rng(seed)
+    return (amplitude * (2 * rng.random(frames, dtype=np.float32) - 1)).astype(np.float32)
+
+
+def write_setup(setup, workdir):
+    """Writes input.wav, spec.lua and spec.json for session.lua into workdir."""
+    os.makedirs(workdir, exist_ok=True)
+    x = np.asarray(setup.input, dtype=np.float32)
+    for port, points in setup.lanes.items():
+        times = [t for t, _ in points]
+        assert times == sorted(times) and len(set(times)) == len(times), f"port {port}: unsorted"
+        assert all(0 <= t < setup.session_end for t in times), f"port {port}: event out of range"
+    spec = {
+        "dir": os.path.join(os.path.abspath(workdir), "session"),
+        "name": setup.name,
+        "rate": RATE,
+        "input_frames": int(len(x)),
+        "session_end": int(setup.session_end),
+        "lanes": {int(p): [[int(t), float(v)] for t, v in pts] for p, pts in setup.lanes.items()},
+    }
+    wavio.write(os.path.join(workdir, "input.wav"), RATE, x)
+    with open(os.path.join(workdir, "spec.json"), "w") as f:
+        json.dump(spec, f, indent=1)
+    lanes = "\n".join(
+        f"\t\t[{p}] = {{ " + ", ".join(f"{{{t}, {v!r}}}" for t, v in pts) + " },"
+        for p, pts in spec["lanes"].items()
+    )
+    with open(os.path.join(workdir, "spec.lua"), "w") as f:
+        f.write(
+            "-- written by harness.py\n"
+            "return {\n"
+            f"\tdir = {json.dumps(spec['dir'])},\n"
+            f"\tname = {json.dumps(spec['name'])},\n"
+            f"\trate = {spec['rate']},\n"
+            f"\tinput_frames = {spec['input_frames']},\n"
+            f"\tsession_end = {spec['session_end']},\n"
+            f"\tlanes = {{\n{lanes}\n\t}},\n"
+            "}\n"
+        )
+
+
+def read_spec(workdir):
+    with open(os.path.join(workdir, "spec.json")) as f:
+        return json.load(f)
+
+
+def read_input(workdir):
+    rate, x = wavio.read(os.path.join(workdir, "input.wav"))
+    assert rate == RATE and x.shape[1] == 1
+    return np.asarray(x[:, 0])
+
+
+def install_input(workdir):
+    """Overwrites the placeholder take recorded by session.lua with input.wav.
+
+    The take's file keeps its length (the region uses its first input_frames samples;
+    the rest becomes silence); Ardour's cached peaks of the old take are removed."""
+    spec = read_spec(workdir)
+    audio = os.path.join(spec["dir"], "interchange", spec["name"], "audiofiles")
+    takes = [f for f in os.listdir(audio) if f.endswith(".wav")]
+    if len(takes) != 1:
+        raise SystemExit(f"install-input: expected one take in {audio}, found {takes}")
+    take = os.path.join(audio, takes[0])
+    frames = wavio.frames(take)
+    x = read_input(workdir)
+    if frames < len(x):
+        raise SystemExit(f"install-input: take has {frames} frames, input {len(x)}")
+    padded = np.zeros(frames, dtype=np.float32)
+    padded[: len(x)] = x
+    wavio.write(take, RATE, padded)
+    peaks = os.path.join(spec["dir"], "peaks")
+    for f in os.listdir(peaks) if os.path.isdir(peaks) else []:
+        os.remove(os.path.join(peaks, f))
+    print(f"install-input: {len(x)} input frames into {take} ({frames} frames)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "install-input":
+        install_input(sys.argv[2])
+    else:
+        raise SystemExit(__doc__)
