@@ -10,6 +10,38 @@
 //! a new root is put on top with the old root in its first slot: O(1), no copy, and no
 //! cap on the length but memory (height 4 indexes 2^36 chunks, 4 EiB of samples).
 //! Reaching any sample walks `height` nodes.
+//!
+//! ```
+//! use basedrop::{Collector, Owned};
+//! use looper::buffer::{ChunkBuffer, Node, ReadyPool};
+//! use looper::chunk::{Chunk, MemStats, CHUNK_SAMPLES};
+//! use std::sync::Arc;
+//!
+//! let mut collector = Collector::new(); // the worker's
+//! let stats = Arc::new(MemStats::default());
+//! // Worker: two chunks and an index node, made ahead of need.
+//! let mut pool = ReadyPool::with_capacity(2);
+//! for _ in 0..2 {
+//!     pool.put_chunk(Owned::new(&collector.handle(), Chunk::new(&stats).unwrap()));
+//! }
+//! pool.put_node(Owned::new(&collector.handle(), Node::new(&stats)));
+//!
+//! // Audio thread: 20,000 samples cross a chunk boundary; nothing is allocated.
+//! let mut buf = ChunkBuffer::new();
+//! let input: Vec<f32> = (0..20_000).map(|i| i as f32).collect();
+//! assert_eq!(buf.push(&input, &mut pool), 20_000);
+//! assert_eq!(buf.chunk_count(), 2);
+//! assert_eq!(buf.get(CHUNK_SAMPLES), Some(CHUNK_SAMPLES as f32));
+//! assert_eq!(stats.chunks_live(), 2);
+//!
+//! // Audio thread: a new take retires the old one in O(1) ...
+//! buf.retire();
+//! assert_eq!(stats.chunks_live(), 2); // ... queued, not yet freed
+//! // Worker: frees it.
+//! collector.collect();
+//! assert_eq!(stats.chunks_live(), 0);
+//! assert_eq!(stats.bytes_held(), 0);
+//! ```
 
 use basedrop::Owned;
 use std::sync::atomic::Ordering;
