@@ -11,20 +11,36 @@ done
 /usr/bin/python3 -c 'import jack, numpy' 2>/dev/null || { echo "jalv: python3-jack-client and python3-numpy needed"; echo "jalv: 0 passed, 1 failed"; exit 1; }
 
 art=$(mktemp -d /tmp/looper-jalv.XXXXXX)
-server="looper-test-$$"
+# A fixed server name: JACK reuses a registry entry of the same name left by a server
+# that died, while entries of other names fill its registry (8 servers at most).
+server="looper-test"
 name="looper-$$"
-pids=()
+pids=()       # jalv and the FIFO holder
+jack_pid=""
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -f "$art/console"
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [ -n "$jack_pid" ]; then
+    # SIGTERM lets jackd remove its shared memory; a SIGKILLed server leaves stale
+    # entries behind, and JACK refuses new servers once its registry is full.
+    kill "$jack_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$jack_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$jack_pid" 2>/dev/null
+    wait "$jack_pid" 2>/dev/null
+  fi
+  rm -f /dev/shm/jack_"$server"_* /dev/shm/jack_sem.*_"$server"_* "$art/console"
 }
 trap cleanup EXIT
 
 export JACK_DEFAULT_SERVER="$server" JACK_NO_AUDIO_RESERVATION=1
-jackd -n "$server" --no-realtime -d dummy -r 48000 -p 256 >"$art/jackd.log" 2>&1 &
-pids+=($!)
+if ! pgrep -x jackd >/dev/null && ! pgrep -x jackdbus >/dev/null; then
+  # No JACK server runs: what is left in /dev/shm is stale (a server that was killed).
+  rm -f /dev/shm/jack-shm-registry /dev/shm/jack_db-* /dev/shm/jack-[0-9]*
+fi
+# -S: synchronous mode, each cycle waits for the whole graph, so a loaded machine slows
+# the test down instead of dropping cycles; -t: a generous client timeout.
+jackd -n "$server" -S -t 20000 --no-realtime -d dummy -r 48000 -p 256 >"$art/jackd.log" 2>&1 &
+jack_pid=$!
 for _ in $(seq 50); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
 
 mkfifo "$art/console"
