@@ -24,7 +24,7 @@
 //! for _ in 0..2 {
 //!     pool.put_chunk(Owned::new(&collector.handle(), Chunk::new(&stats).unwrap()));
 //! }
-//! pool.put_node(Owned::new(&collector.handle(), Node::new(&stats)));
+//! pool.put_node(Owned::new(&collector.handle(), Node::new(&stats).unwrap()));
 //!
 //! // Audio thread: 20,000 samples cross a chunk boundary; nothing is allocated.
 //! let mut buf = ChunkBuffer::new();
@@ -47,7 +47,8 @@ use basedrop::Owned;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::chunk::{Chunk, MemStats, CHUNK_SAMPLES};
+use crate::chunk::{Chunk, MemStats, Pages, CHUNK_SAMPLES};
+use std::ptr::NonNull;
 
 /// Bits of a chunk number resolved by one index level.
 pub const FANOUT_BITS: u32 = 9;
@@ -61,35 +62,68 @@ pub enum Slot {
     Node(Owned<Node>),
 }
 
-/// One node of the index tree, made on the worker.
+/// One node of the index tree: [`FANOUT`] slots in locked pages of their own (the audio
+/// thread walks them on every block), made on the worker.
 pub struct Node {
-    slots: [Slot; FANOUT],
+    slots: NonNull<[Slot; FANOUT]>,
+    pages: Pages,
     stats: Arc<MemStats>,
 }
 
-/// Bytes one index node accounts for in the memory figure.
-pub const NODE_BYTES: usize = std::mem::size_of::<Node>();
+// SAFETY: a Node owns its pages and the slots in them, which are Send.
+unsafe impl Send for Node {}
+// SAFETY: shared access only reads the slots; writes need `&mut Node`.
+unsafe impl Sync for Node {}
+
+/// Bytes one index node takes: two pages of 4 KiB.
+pub const NODE_BYTES: usize = std::mem::size_of::<[Slot; FANOUT]>();
 
 impl Node {
-    /// [worker] A node with every slot empty, counted in `stats`.
-    pub fn new(stats: &Arc<MemStats>) -> Node {
-        stats.nodes_made.fetch_add(1, Ordering::Relaxed);
-        stats.bytes_held.fetch_add(NODE_BYTES, Ordering::Relaxed);
-        Node {
-            slots: std::array::from_fn(|_| Slot::Empty),
-            stats: Arc::clone(stats),
+    /// [worker] A node with every slot empty, counted in `stats`; `None` when the
+    /// system refuses the memory.
+    pub fn new(stats: &Arc<MemStats>) -> Option<Node> {
+        let pages = Pages::map(NODE_BYTES, stats)?;
+        let slots = NonNull::new(pages.as_ptr().cast::<[Slot; FANOUT]>())?;
+        for i in 0..FANOUT {
+            // SAFETY: the pages hold NODE_BYTES, page-aligned (enough for Slot); each
+            // slot is written once, before any is read.
+            unsafe { slots.cast::<Slot>().as_ptr().add(i).write(Slot::Empty) };
         }
+        stats.nodes_made.fetch_add(1, Ordering::Relaxed);
+        stats.bytes_held.fetch_add(pages.len(), Ordering::Relaxed);
+        Some(Node {
+            slots,
+            pages,
+            stats: Arc::clone(stats),
+        })
+    }
+
+    /// [audio] The slots.
+    #[inline]
+    fn slots(&self) -> &[Slot; FANOUT] {
+        // SAFETY: initialised in `new`, living as long as `self`; `&self` forbids writes.
+        unsafe { self.slots.as_ref() }
+    }
+
+    /// [audio] The slots, writable.
+    #[inline]
+    fn slots_mut(&mut self) -> &mut [Slot; FANOUT] {
+        // SAFETY: as in `slots`, and `&mut self` makes this the only reference.
+        unsafe { self.slots.as_mut() }
     }
 }
 
 impl Drop for Node {
     /// [worker] Runs where `basedrop` collects. The children it holds are queued for the
-    /// same collector in turn.
+    /// same collector in turn; then its pages are unmapped.
     fn drop(&mut self) {
+        // SAFETY: the slots were initialised in `new` and are dropped once, here, before
+        // the pages under them are unmapped (fields drop after this body).
+        unsafe { std::ptr::drop_in_place(self.slots.as_ptr()) };
         self.stats.nodes_freed.fetch_add(1, Ordering::Relaxed);
         self.stats
             .bytes_held
-            .fetch_sub(NODE_BYTES, Ordering::Relaxed);
+            .fetch_sub(self.pages.len(), Ordering::Relaxed);
     }
 }
 
@@ -102,9 +136,9 @@ pub struct ReadyPool {
     chunk_cap: usize,
 }
 
-/// Spare index nodes to keep: a new leaf plus a new root with its path, at any height
-/// reached by a real recording.
-pub const NODE_TARGET: usize = 4;
+/// Spare index nodes to keep: one attach needs at most a new root plus a new node per
+/// level below it, i.e. 3 up to height 3 (2^27 chunks, 8 TiB of samples).
+pub const NODE_TARGET: usize = 3;
 
 impl ReadyPool {
     /// [instantiation] An empty pool able to hold `chunk_capacity` chunks.
@@ -242,7 +276,7 @@ impl ChunkBuffer {
             let Some(mut top) = pool.nodes.pop() else {
                 return false; // unreachable: counted above
             };
-            top.slots[0] = std::mem::replace(&mut self.root, Slot::Empty);
+            top.slots_mut()[0] = std::mem::replace(&mut self.root, Slot::Empty);
             self.root = Slot::Node(top);
             self.height += 1;
         }
@@ -254,7 +288,7 @@ impl ChunkBuffer {
                 return false; // unreachable: the root of a tree of height > 0 is a node
             };
             let idx = (k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1);
-            let child = &mut node.slots[idx];
+            let child = &mut node.slots_mut()[idx];
             if level > 1 && matches!(child, Slot::Empty) {
                 match pool.nodes.pop() {
                     Some(n) => *child = Slot::Node(n),
@@ -276,7 +310,7 @@ impl ChunkBuffer {
         let mut level = self.height;
         while level > 0 {
             let Slot::Node(node) = slot else { return None };
-            slot = &node.slots[(k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1)];
+            slot = &node.slots()[(k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1)];
             level -= 1;
         }
         match slot {
@@ -292,7 +326,7 @@ impl ChunkBuffer {
         let mut level = self.height;
         while level > 0 {
             let Slot::Node(node) = slot else { return None };
-            slot = &mut node.slots[(k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1)];
+            slot = &mut node.slots_mut()[(k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1)];
             level -= 1;
         }
         match slot {
@@ -365,7 +399,7 @@ mod tests {
             pool.put_chunk(Owned::new(h, Chunk::new(stats).unwrap()));
         }
         while pool.nodes() < NODE_TARGET {
-            pool.put_node(Owned::new(h, Node::new(stats)));
+            pool.put_node(Owned::new(h, Node::new(stats).unwrap()));
         }
     }
 

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 /// Samples in one chunk.
 ///
-/// Chosen by measurement (`cargo run --release --example chunk_cost`, figures in
-/// `docs/PERFORMANCE.md`): making a chunk costs the worker a fixed ~5 µs of syscalls
-/// (`mmap`, `mlock`, `munmap`) plus ~0.1 ms per MiB of page faults. At 16,384 samples
-/// (64 KiB, 16 pages of 4 KiB, 341 ms at 48 kHz) the fixed part is under 5 % of the
-/// cost, a mono loop needs three worker calls a second, the unused tail of the last
-/// chunk is at most 64 KiB, and the spare pool of one instance (2 s, see
-/// [`pool_target`]) is 448 KiB, so eighty instances with two channels keep 70 MiB ready.
-/// The audio thread's cost does not depend on the chunk size: a block crosses at most
-/// one boundary per 16,384 samples.
+/// Chosen by measurement (`make bench`, `benches/worker_cost.rs`; figures in
+/// `docs/PERFORMANCE.md`). Making and freeing a chunk costs the worker about 10 µs of
+/// fixed syscall cost (`mmap`, `mlock`, `munlock`, `munmap`) plus about 0.6 ms per MiB
+/// (mostly `mlock` faulting the pages in). At 16,384 samples (64 KiB: 16 pages of 4 KiB;
+/// 341 ms at 48 kHz) the fixed part is about a fifth of the cost: 4,096-sample chunks
+/// cost the worker 70 % more per second of audio, while 65,536 and larger save only
+/// 15-25 %, and would make the unused tail of the last chunk and the spare pool of
+/// every instance four times larger (now 64 KiB and 448 KiB). A mono loop needs three
+/// worker calls a second. The audio thread's cost does not depend on the chunk size: a
+/// block crosses at most one chunk boundary.
 pub const CHUNK_SAMPLES: usize = 16_384;
 /// Bytes in one chunk: a whole number of pages on every page size Linux uses up to 64 KiB.
 pub const CHUNK_BYTES: usize = CHUNK_SAMPLES * std::mem::size_of::<f32>();
@@ -81,21 +82,104 @@ pub static TOTAL_CHUNKS_MADE: AtomicU64 = AtomicU64::new(0);
 /// Process-wide count of chunks freed.
 pub static TOTAL_CHUNKS_FREED: AtomicU64 = AtomicU64::new(0);
 
-/// One chunk of [`CHUNK_SAMPLES`] samples in an anonymous mapping of its own.
+/// Whole pages of memory in an anonymous mapping of their own, locked into RAM (when the
+/// memlock limit allows) and pre-faulted. Chunks and index nodes both live in pages:
+/// the audio thread touches both, so neither may be swapped out or fault on first touch.
+pub struct Pages {
+    ptr: NonNull<u8>,
+    len: usize,
+    locked: bool,
+}
+
+// SAFETY: Pages exclusively owns its mapping; moving it moves that ownership.
+unsafe impl Send for Pages {}
+// SAFETY: `&Pages` hands out only a read pointer; owners mediate writes through `&mut`.
+unsafe impl Sync for Pages {}
+
+impl Pages {
+    /// [worker] Maps `len` bytes (rounded up to whole pages), locks and pre-faults them.
+    /// `None` when the system refuses the mapping (counted in `stats.alloc_failures`). A
+    /// refused `mlock` is not fatal: `stats.mlock_failures` counts it.
+    pub fn map(len: usize, stats: &MemStats) -> Option<Pages> {
+        let page = page_size();
+        let len = len.div_ceil(page) * page;
+        // SAFETY: an anonymous private mapping with no address hint touches no existing
+        // memory; the result is checked against MAP_FAILED before use.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        let Some(ptr) = NonNull::new(raw.cast::<u8>()).filter(|_| raw != libc::MAP_FAILED) else {
+            stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let locked = !INJECT_MLOCK_REFUSAL.load(Ordering::Relaxed)
+            // SAFETY: `raw` is a live mapping of exactly `len` bytes owned by us.
+            && unsafe { libc::mlock(raw, len) } == 0;
+        if !locked {
+            stats.mlock_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        // Pre-fault: write every page so the audio thread never takes a page fault on
+        // first touch (mlock faults pages in already; unlocked pages need this).
+        for off in (0..len).step_by(page) {
+            // SAFETY: `off < len`, inside the mapping; a volatile write keeps the compiler
+            // from dropping the store to fresh (zero) memory.
+            unsafe { std::ptr::write_volatile(ptr.as_ptr().add(off), 0) };
+        }
+        Some(Pages { ptr, len, locked })
+    }
+
+    /// [any] The first byte; page-aligned, `len()` bytes long, zeroed when mapped.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// [any] Bytes mapped: whole pages.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// [any] Never: a mapping holds at least one page.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// [any] Whether `mlock` succeeded.
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+}
+
+impl Drop for Pages {
+    /// [worker] Unlocks and unmaps. Runs only where `basedrop` collects, or at the
+    /// plugin's end: never on the audio thread.
+    fn drop(&mut self) {
+        let raw = self.ptr.as_ptr().cast::<libc::c_void>();
+        // SAFETY: `raw` is the mapping made in `map`, of `len` bytes, not yet unmapped;
+        // its owner is being dropped, so nothing refers to it any more.
+        unsafe {
+            if self.locked {
+                libc::munlock(raw, self.len);
+            }
+            libc::munmap(raw, self.len);
+        }
+    }
+}
+
+/// One chunk of [`CHUNK_SAMPLES`] samples in pages of its own.
 ///
 /// Only the worker creates and drops chunks; the audio thread reads and writes their
 /// samples and hands retired ones back through `basedrop`.
 pub struct Chunk {
-    ptr: NonNull<f32>,
-    locked: bool,
+    pages: Pages,
     stats: Arc<MemStats>,
 }
-
-// SAFETY: a Chunk exclusively owns its mapping; moving it to another thread moves that
-// ownership. Shared access (`&Chunk`) only reads.
-unsafe impl Send for Chunk {}
-// SAFETY: `&Chunk` gives read-only access to the samples; writes need `&mut Chunk`.
-unsafe impl Sync for Chunk {}
 
 impl Chunk {
     /// [worker] Maps, locks and pre-faults a chunk. `None` when the system refuses the
@@ -106,45 +190,12 @@ impl Chunk {
             stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        // SAFETY: an anonymous private mapping with no address hint touches no existing
-        // memory; the result is checked against MAP_FAILED before use.
-        let raw = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                CHUNK_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if raw == libc::MAP_FAILED || raw.is_null() {
-            stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        let locked = !INJECT_MLOCK_REFUSAL.load(Ordering::Relaxed)
-            // SAFETY: `raw` is a live mapping of exactly CHUNK_BYTES bytes owned by us.
-            && unsafe { libc::mlock(raw, CHUNK_BYTES) } == 0;
-        if !locked {
-            stats.mlock_failures.fetch_add(1, Ordering::Relaxed);
-        }
-        let ptr = NonNull::new(raw.cast::<f32>())?;
-        // Pre-fault: write every page so the audio thread never takes a page fault on
-        // first touch (mlock faults pages in already; an unlocked chunk needs this).
-        let page = page_size();
-        let mut off = 0;
-        while off < CHUNK_BYTES {
-            // SAFETY: `off < CHUNK_BYTES`, inside the mapping; a volatile write keeps the
-            // compiler from dropping the store to fresh (zero) memory.
-            unsafe { std::ptr::write_volatile(raw.cast::<u8>().add(off), 0) };
-            off += page;
-        }
+        let pages = Pages::map(CHUNK_BYTES, stats)?;
         stats.chunks_made.fetch_add(1, Ordering::Relaxed);
         stats.bytes_held.fetch_add(CHUNK_BYTES, Ordering::Relaxed);
         TOTAL_CHUNKS_MADE.fetch_add(1, Ordering::Relaxed);
         Some(Chunk {
-            ptr,
-            locked,
+            pages,
             stats: Arc::clone(stats),
         })
     }
@@ -152,38 +203,28 @@ impl Chunk {
     /// [audio] The chunk's samples.
     #[inline]
     pub fn samples(&self) -> &[f32] {
-        // SAFETY: the mapping holds CHUNK_SAMPLES initialised (zeroed) f32 and lives as
-        // long as `self`; `&self` forbids writes for the borrow's duration.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), CHUNK_SAMPLES) }
+        // SAFETY: the pages hold CHUNK_BYTES of zero-initialised memory, page-aligned
+        // (so aligned for f32), living as long as `self`; `&self` forbids writes.
+        unsafe { std::slice::from_raw_parts(self.pages.as_ptr().cast::<f32>(), CHUNK_SAMPLES) }
     }
 
     /// [audio] The chunk's samples, writable.
     #[inline]
     pub fn samples_mut(&mut self) -> &mut [f32] {
         // SAFETY: as in `samples`, and `&mut self` makes this the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), CHUNK_SAMPLES) }
+        unsafe { std::slice::from_raw_parts_mut(self.pages.as_ptr().cast::<f32>(), CHUNK_SAMPLES) }
     }
 
     /// [any] Whether `mlock` succeeded for this chunk.
     pub fn is_locked(&self) -> bool {
-        self.locked
+        self.pages.is_locked()
     }
 }
 
 impl Drop for Chunk {
-    /// [worker] Unlocks and unmaps the chunk. Runs only where `basedrop` collects, or at
-    /// the plugin's end: never on the audio thread.
+    /// [worker] Its pages are unmapped after this; runs only where `basedrop` collects,
+    /// or at the plugin's end.
     fn drop(&mut self) {
-        let raw = self.ptr.as_ptr().cast::<libc::c_void>();
-        // SAFETY: `raw` is the mapping made in `new`, of CHUNK_BYTES bytes, not yet
-        // unmapped; nothing else refers to it once the Chunk is dropped. munlock first
-        // (a no-op on failure), though munmap would drop the lock too.
-        unsafe {
-            if self.locked {
-                libc::munlock(raw, CHUNK_BYTES);
-            }
-            libc::munmap(raw, CHUNK_BYTES);
-        }
         self.stats.chunks_freed.fetch_add(1, Ordering::Relaxed);
         self.stats
             .bytes_held
@@ -199,7 +240,7 @@ fn take_one(counter: &AtomicU64) -> bool {
         .is_ok()
 }
 
-/// [worker] The system's page size.
+/// [any] The system's page size.
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

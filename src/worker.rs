@@ -118,16 +118,21 @@ impl WorkerCore {
                 None => short_chunks += 1,
             }
         }
+        let mut short_nodes = 0;
         for _ in 0..req.nodes {
-            let n = Owned::new(&self.handle, Node::new(&self.stats));
-            if let Err(d) = respond(Delivery::Node(n)) {
-                unsent.push(d);
+            match Node::new(&self.stats) {
+                Some(n) => {
+                    if let Err(d) = respond(Delivery::Node(Owned::new(&self.handle, n))) {
+                        unsent.push(d);
+                    }
+                }
+                None => short_nodes += 1,
             }
         }
-        if short_chunks > 0 {
+        if short_chunks + short_nodes > 0 {
             let d = Delivery::Shortfall {
                 chunks: short_chunks,
-                nodes: 0,
+                nodes: short_nodes,
             };
             if let Err(d) = respond(d) {
                 unsent.push(d);

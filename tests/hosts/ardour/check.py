@@ -1,14 +1,15 @@
 """Checks Ardour's exports of the looper scenarios against their inputs, sample by sample.
 
-    check.py NAME WORKDIR [EXPORT]   NAME is loop, play, retake or ten_minutes; EXPORT
-                                     defaults to WORKDIR/export.wav
+    check.py NAME WORKDIR [EXPORT]   NAME is loop, play, retake, ten_minutes or demo;
+                                     EXPORT defaults to WORKDIR/export.wav
     check.py identical A.wav B.wav   the two exports are bit-identical
 
 What each scenario must render is written below as a list of segments [lo, hi) of the
 export, each with the mono signal expected there before the master's pan law: "dry" is
 the input (which passes at unity), "loop(a, b, start)" is the input's [a, b) repeated
 with period exactly b - a from sample `start`. Both output channels must equal
-PAN_LAW * expected within float rounding (TOLERANCE).
+PAN_LAW * expected within float rounding (TOLERANCE). A loop segment also names its
+take (a, b): when it fails, the report shows which parts of the take were played.
 
 Every check is also run against itself with each loop edge moved by one sample (a loop
 one sample long or short, starting or restarting one sample off): all those variants
@@ -20,6 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import demo  # noqa: E402
 import scenarios  # noqa: E402
 import wavio  # noqa: E402
 from harness import PAN_LAW, RATE, read_input, read_spec  # noqa: E402
@@ -60,7 +62,7 @@ def expect_loop(x, p):
     A, B, E = p["A"], p["B"], p["end"]
     return [
         (0, B, dry(x), "pass-through before B (recording [A,B) included)"),
-        (B, E, plus(dry(x), loop(x, A, B, B)), "input + [A,B) repeated, period B-A, from B"),
+        (B, E, plus(dry(x), loop(x, A, B, B)), "input + [A,B) repeated, period B-A, from B", (A, B)),
     ]
 
 
@@ -68,9 +70,9 @@ def expect_play(x, p):
     A, B, C, D, E = p["A"], p["B"], p["C"], p["D"], p["end"]
     return [
         (0, B, dry(x), "pass-through before B"),
-        (B, C, plus(dry(x), loop(x, A, B, B)), "input + loop, period B-A, from B"),
+        (B, C, plus(dry(x), loop(x, A, B, B)), "input + loop, period B-A, from B", (A, B)),
         (C, D, lambda lo, hi: np.zeros(hi - lo, np.float32), "silence while play is off"),
-        (D, E, plus(dry(x), loop(x, A, B, D)), "loop from its start when play is on at D"),
+        (D, E, plus(dry(x), loop(x, A, B, D)), "loop from its start when play is on at D", (A, B)),
     ]
 
 
@@ -78,9 +80,9 @@ def expect_retake(x, p):
     A1, B1, A2, B2, E = p["A1"], p["B1"], p["A2"], p["B2"], p["end"]
     return [
         (0, B1, dry(x), "pass-through before B1"),
-        (B1, A2, plus(dry(x), loop(x, A1, B1, B1)), "input + take 1, period B1-A1"),
+        (B1, A2, plus(dry(x), loop(x, A1, B1, B1)), "input + take 1, period B1-A1", (A1, B1)),
         (A2, B2, dry(x), "take 2 recording: take 1 gone, pass-through"),
-        (B2, E, plus(dry(x), loop(x, A2, B2, B2)), "input + take 2 only, period B2-A2"),
+        (B2, E, plus(dry(x), loop(x, A2, B2, B2)), "input + take 2 only, period B2-A2", (A2, B2)),
     ]
 
 
@@ -90,13 +92,15 @@ SCENARIOS = {
     "play": (scenarios.PLAY_OFF_ON, expect_play, ["A", "B", "C", "D"]),
     "retake": (scenarios.RETAKE, expect_retake, ["A1", "B1", "A2", "B2"]),
     "ten_minutes": (scenarios.TEN_MINUTES, expect_loop, ["A", "B"]),
+    "demo": (demo.DEMO, expect_play, ["A", "B", "C", "D"]),  # scripts/demo.sh
 }
 
 
 # --- comparing ---------------------------------------------------------------------
 
 def compare(y, lo, hi, f):
-    """None if both channels of y[lo:hi] equal PAN_LAW * f, else a description."""
+    """Both channels of y[lo:hi] against PAN_LAW * f: the largest error if they match
+    within TOLERANCE, else a description (str) of the first mismatch."""
     worst = 0.0
     for c0 in range(lo, hi, CHUNK):
         c1 = min(hi, c0 + CHUNK)
@@ -113,15 +117,15 @@ def compare(y, lo, hi, f):
 
 
 def verify(y, segments, report=True):
-    """Compares every segment; edges first so that a wrong variant fails fast."""
-    for lo, hi, f, _ in segments:
-        for a, b in ((lo, min(hi, lo + EDGE)), (max(lo, hi - EDGE), hi)):
-            r = compare(y, a, b, f)
-            if isinstance(r, str):
-                if not report:
+    """True if every segment matches. Quiet (report=False), it compares the segments'
+    edges first and stops at the first mismatch, so that a wrong variant fails fast."""
+    if not report:
+        for lo, hi, f, *_ in segments:
+            for a, b in ((lo, min(hi, lo + EDGE)), (max(lo, hi - EDGE), hi)):
+                if isinstance(compare(y, a, b, f), str):
                     return False
     ok = True
-    for lo, hi, f, what in segments:
+    for lo, hi, f, what, *_ in segments:
         r = compare(y, lo, hi, f)
         if isinstance(r, str):
             ok = False
@@ -131,6 +135,47 @@ def verify(y, segments, report=True):
         elif report:
             print(f"  ok   [{lo}, {hi}) {what} (max error {r:.1e})")
     return ok
+
+
+def describe_playback(y, x, start, hi, a, b):
+    """For a failed loop segment that begins at `start`: which parts of the take [a, b)
+    the export plays in [start, hi) where the input is silent. There the export is
+    exactly PAN_LAW * loop, so a run of played samples can be found in the take."""
+    take = (PAN_LAW * np.asarray(x[a:b])).astype(np.float32).view(np.uint32)
+    out = y[:, 0]
+    p = max(start, len(x))
+    print(f"  what the export plays from {p} on (input silent there), as parts of the take "
+          f"[{a}, {b}) (offsets from A):")
+    runs, misses = [], 0
+    while p < hi - 8 and len(runs) < 1000 and misses < 50:
+        head = np.asarray(out[p:p + 8]).view(np.uint32)
+        if not head.any():  # silence: skip to the next sound
+            nz = np.flatnonzero(np.asarray(out[p:min(hi, p + (1 << 20))]))
+            p = p + (nz[0] if nz.size else 1 << 20)
+            continue
+        cands = [c for c in np.flatnonzero(take[: len(take) - 7] == head[0])
+                 if np.array_equal(take[c:c + 8], head)]
+        if len(cands) != 1:
+            p, misses = p + 1, misses + 1
+            continue
+        o, n = cands[0], 0
+        while p + n < hi and o + n < len(take):  # how far it plays on in order
+            m = min(1 << 20, hi - p - n, len(take) - o - n)
+            d = np.flatnonzero(np.asarray(out[p + n:p + n + m]).view(np.uint32) != take[o + n:o + n + m])
+            if d.size:
+                n += int(d[0])
+                break
+            n += m
+        runs.append((p, o, n))
+        p += n
+    for p, o, n in runs[:12]:
+        print(f"    export [{p}, {p + n}) = take [{o}, {o + n})  {n} samples")
+    if len(runs) > 12:
+        print(f"    ... {len(runs) - 12} more parts")
+    restarts = [p for p, o, n in runs if o == 0 and p > start]
+    if restarts:
+        print(f"  the take starts again at export sample {restarts[0]}, "
+              f"{restarts[0] - start} samples after {start}; want {b - a}")
 
 
 def check_scenario(name, workdir, export):
@@ -144,6 +189,10 @@ def check_scenario(name, workdir, export):
         return False
     ok = verify(y, expect(x, params))
     if not ok:
+        for lo, hi, f, what, *take in expect(x, params):
+            if take and isinstance(compare(y, lo, hi, f), str):
+                describe_playback(y, x, lo, hi, *take[0])
+                break
         # Say which edge the output would match if it were off by a few samples.
         for key in edges:
             for d in [s * k for k in range(1, 65) for s in (-1, 1)]:

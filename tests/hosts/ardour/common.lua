@@ -24,7 +24,7 @@ function M.start_engine(rate)
 	backend:set_driver("50x Speed")
 	backend:set_device_name("Silence")
 	backend:set_sample_rate(rate)
-	backend:set_buffer_size(4096)
+	backend:set_buffer_size(256)
 end
 
 -- Polls cond() until it holds; fails after timeout seconds (wall clock).
@@ -44,15 +44,14 @@ function M.lane(plugin, port)
 	return ac
 end
 
--- Checks that the lane for `port` is in Play mode, in AudioTime, and holds exactly the
+-- Checks that the lane for `port` is in Play mode and holds exactly the
 -- events `points` ({ {sample, value}, ... }); prints them.
 function M.expect_lane(plugin, port, points)
 	local ac = M.lane(plugin, port)
 	assert(ac:automation_state() == ARDOUR.AutoState.Play,
 		"port " .. port .. ": automation state is not Play")
 	local list = ac:alist()
-	assert(list:time_domain() == Temporal.TimeDomain.AudioTime,
-		"port " .. port .. ": automation list is not in AudioTime")
+	-- (7.3's Lua cannot read the list's time domain: harness.py check-session does)
 	local i = 0
 	for ev in list:events():iter() do
 		i = i + 1

@@ -9,7 +9,9 @@ A scenario's work folder holds:
 
 Command line (used by lib.sh):
     harness.py install-input WORKDIR   put input.wav into the session's take file
+    harness.py check-session WORKDIR   the saved session holds the looper and its lanes
 """
+import glob
 import json
 import os
 import sys
@@ -99,11 +101,11 @@ def install_input(workdir):
     The take's file keeps its length (the region uses its first input_frames samples;
     the rest becomes silence); Ardour's cached peaks of the old take are removed."""
     spec = read_spec(workdir)
-    audio = os.path.join(spec["dir"], "interchange", spec["name"], "audiofiles")
-    takes = [f for f in os.listdir(audio) if f.endswith(".wav")]
+    # interchange/<session folder's name>/audiofiles/<take>.wav
+    takes = glob.glob(os.path.join(spec["dir"], "interchange", "*", "audiofiles", "*.wav"))
     if len(takes) != 1:
-        raise SystemExit(f"install-input: expected one take in {audio}, found {takes}")
-    take = os.path.join(audio, takes[0])
+        raise SystemExit(f"install-input: expected one take in {spec['dir']}, found {takes}")
+    take = takes[0]
     frames = wavio.frames(take)
     x = read_input(workdir)
     if frames < len(x):
@@ -117,8 +119,50 @@ def install_input(workdir):
     print(f"install-input: {len(x)} input frames into {take} ({frames} frames)")
 
 
+def check_session(workdir):
+    """Reads the saved session file: exactly one looper, active, on the track, with each
+    spec'd lane in Play mode, in AudioTime, holding exactly the spec'd events."""
+    import xml.etree.ElementTree as ET
+
+    spec = read_spec(workdir)
+    path = os.path.join(spec["dir"], spec["name"] + ".ardour")
+    root = ET.parse(path).getroot()
+    problems = []
+    loopers = [p for p in root.iter("Processor") if p.get("unique-id") == URI]
+    if len(loopers) != 1:
+        raise SystemExit(f"check-session: {len(loopers)} looper processors in {path}")
+    proc = loopers[0]
+    if proc.get("active") != "1":
+        problems.append("the looper is not active")
+    # Event times are stored in superclock ticks (282240000 per second) after an "a".
+    superclock = 282_240_000
+    lists = {al.get("automation-id"): al for al in proc.iter("AutomationList")}
+    for port, points in spec["lanes"].items():
+        al = lists.get(f"parameter-{port}")
+        if al is None:
+            problems.append(f"port {port}: no automation list")
+            continue
+        if al.get("time-domain") != "AudioTime" or al.get("state") != "Play":
+            problems.append(f"port {port}: time-domain {al.get('time-domain')}, "
+                            f"state {al.get('state')}; want AudioTime, Play")
+        events = []
+        for line in (al.findtext("events") or "").split("\n"):
+            if line.strip():
+                when, value = line.split()
+                ticks = int(when.lstrip("a"))
+                events.append([ticks * RATE / superclock, float(value)])
+        if events != [[float(t), float(v)] for t, v in points]:
+            problems.append(f"port {port}: events {events}, want {points}")
+    if problems:
+        raise SystemExit("check-session: " + "; ".join(problems) + f" ({path})")
+    print(f"check-session: the looper, AudioTime lanes for ports "
+          f"{', '.join(sorted(spec['lanes']))} in Play mode, events as specified")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "install-input":
         install_input(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "check-session":
+        check_session(sys.argv[2])
     else:
         raise SystemExit(__doc__)

@@ -40,6 +40,9 @@ Session:request_stop(false, false, ui)
 common.wait(function() return not Session:transport_rolling() end, 30, "stopping")
 Session:disable_record(false, false)
 track:rec_enable_control():set_value(0, nodispo)
+-- The butler turns the capture into a region after the stop, in its own time.
+common.wait(function() return track:playlist():region_list():size() > 0 end, 30,
+	"for the take's region")
 
 -- Cut the take's region to exactly the input and switch its default 64-sample fades off.
 local n = 0
@@ -58,7 +61,7 @@ assert(n == 1, "expected one region, found " .. n)
 
 -- Export range.
 local range = Session:locations():session_range_location()
-assert(range and not range:isnil(), "no session range after recording")
+assert(range, "no session range after recording")
 range:set_end(Temporal.timepos_t(spec.session_end), true)
 assert(range:start():samples() == 0 and range:_end():samples() == spec.session_end,
 	"session range is not [0, session_end)")
