@@ -4,6 +4,9 @@
 #   make install         install the bundle into $(LV2DIR) (default ~/.lv2)
 #   make uninstall       remove it
 #   make test            install what a fresh Debian 12 machine lacks, then run every test
+#   make bench           benchmarks: target/bench/summary.json and worst_block.png
+#   make soak            the model-based soak for 8 hours of audio with 4 seeds
+#   make demo            render demo/looper-demo.wav and .png through headless Ardour
 #
 # Honours PREFIX (then LV2DIR defaults to $(PREFIX)/lib/lv2), DESTDIR and LV2DIR.
 
@@ -18,7 +21,7 @@ endif
 INSTDIR  := $(DESTDIR)$(LV2DIR)/$(BUNDLE)
 TTL      := $(BUNDLE)/manifest.ttl $(BUNDLE)/looper.ttl
 
-.PHONY: all build install uninstall test check-deps validate clean
+.PHONY: all build install uninstall test check-deps validate bench soak demo clean
 
 all: build
 
@@ -44,6 +47,18 @@ validate:
 
 test: check-deps
 	bash scripts/test.sh
+
+bench:
+	bash scripts/bench.sh
+
+soak: check-deps
+	for seed in 1 2 3 4; do \
+	  LOOPER_SOAK_SECONDS=28800 LOOPER_SOAK_SEED=$$seed \
+	    $(CARGO) test --locked --release --features rt-guard --test soak -- --nocapture || exit 1; \
+	done
+
+demo: check-deps
+	bash scripts/demo.sh
 
 clean:
 	$(CARGO) clean

@@ -455,6 +455,10 @@ impl Host {
         h
     }
 
+    pub fn worker_mode(&self) -> WorkerMode {
+        self.worker.mode
+    }
+
     pub fn set_mode(&mut self, mode: WorkerMode) {
         self.worker.mode = mode;
     }
