@@ -10,7 +10,7 @@
 //! blocks: the worst case for the audio thread.
 //!
 //! Environment: LOOPER_BENCH_INST_SECONDS (default 60), LOOPER_BENCH_INST_REPEATS
-//! (default 2), LOOPER_BENCH_FIFO, LOOPER_BENCH_OUT.
+//! (default 3), LOOPER_BENCH_FIFO, LOOPER_BENCH_OUT.
 
 mod common;
 
@@ -34,8 +34,11 @@ struct Inst {
 }
 
 fn main() {
+    if !benchmarking() {
+        return;
+    }
     let seconds = env_f64("LOOPER_BENCH_INST_SECONDS", 60.0).max(1.0) as usize;
-    let repeats = env_f64("LOOPER_BENCH_INST_REPEATS", 2.0).max(1.0) as usize;
+    let repeats = env_f64("LOOPER_BENCH_INST_REPEATS", 3.0).max(1.0) as usize;
     let place = place_thread();
     eprintln!(
         "instances: {N} mono loopers x {seconds} s, {BS}-frame blocks, {repeats} run(s); pinned to cpu {}, SCHED_FIFO {}",
@@ -51,6 +54,9 @@ fn main() {
     let mut fig = Figures::default();
     let (mut med, mut p999, mut worst, mut wshare, mut mem, mut drops) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0.0f64, 0u64);
+    // Each period's minimum over the runs: what the code costs in that period, without
+    // the machine's interruptions (which do not fall on the same period twice).
+    let mut pmin = vec![u32::MAX; periods];
     for rep in 0..repeats {
         let mut insts: Vec<Inst> = (0..N)
             .map(|_| {
@@ -69,6 +75,7 @@ fn main() {
         let mut ios: Vec<Vec<f32>> = (0..N).map(|_| vec![0.0f32; BS]).collect();
         let mut times = Vec::with_capacity(periods);
         let mut worker_ns = 0u128;
+        let mut duty = Duty::default();
         let wall = Instant::now();
         for p in 0..periods {
             for (i, io) in ios.iter_mut().enumerate() {
@@ -86,7 +93,6 @@ fn main() {
             let t1 = Instant::now();
             for inst in insts.iter_mut() {
                 if let Some(req) = inst.lp.poll_request() {
-                    inst.lp.request_sent(&req);
                     let pending = &mut inst.pending;
                     inst.core.work(req, &mut |d| {
                         pending.push(d);
@@ -95,9 +101,13 @@ fn main() {
                 }
             }
             worker_ns += t1.elapsed().as_nanos();
+            duty.tick();
         }
         let wall_s = wall.elapsed().as_secs_f64();
         let d = dist(&times, &mut Vec::new());
+        for (m, t) in pmin.iter_mut().zip(&times) {
+            *m = (*m).min(*t);
+        }
         let held: usize = insts.iter().map(|x| x.stats.bytes_held()).sum();
         let dr: u64 = insts.iter().map(|x| x.lp.dropouts()).sum();
         let share = worker_ns as f64 / (seconds as f64 * 1e9);
@@ -122,14 +132,50 @@ fn main() {
         drops += dr;
         // Free the loops before the next run (the loopers, then their workers).
         for inst in insts.drain(..) {
-            let Inst { lp, pending, core, stats } = inst;
+            let Inst {
+                lp,
+                pending,
+                core,
+                stats,
+            } = inst;
             drop(lp);
             drop(pending);
             drop(core);
             drop(stats);
         }
     }
+    let det = pmin.iter().copied().max().unwrap_or(0) as f64;
+    // Periods in which every looper crossed into a new chunk (all started together).
+    let crossing = looper::chunk::CHUNK_SAMPLES / BS;
+    let cross: Vec<u32> = pmin
+        .iter()
+        .copied()
+        .skip(crossing)
+        .step_by(crossing)
+        .collect();
     let pct = |ns: f64| ns / period_ns * 100.0;
+    fig.put("instances160_worst_det_ns", det);
+    fig.put("instances160_share_worst_det_pct", pct(det));
+    // ... and the periods after those, which take the 160 new chunks from the workers.
+    let after: Vec<u32> = pmin
+        .iter()
+        .copied()
+        .skip(crossing + 1)
+        .step_by(crossing)
+        .collect();
+    let (cm, am) = (
+        dist(&cross, &mut Vec::new()).median,
+        dist(&after, &mut Vec::new()).median,
+    );
+    fig.put("instances160_chunk_crossing_period_median_ns", cm);
+    fig.put("instances160_after_crossing_period_median_ns", am);
+    eprintln!(
+        "block-wise minimum over runs: worst period {:.1} us ({:.2} %); periods where all 160 enter a new chunk: median {:.1} us, the periods after them: {:.1} us",
+        det / 1e3,
+        pct(det),
+        cm / 1e3,
+        am / 1e3
+    );
     fig.put("instances160_period_ns", period_ns);
     fig.put("instances160_median_ns", median_f(&med));
     fig.put("instances160_p999_ns", median_f(&p999));
@@ -139,8 +185,14 @@ fn main() {
     fig.put("instances160_share_p999_pct", pct(median_f(&p999)));
     fig.put("instances160_share_worst_pct", pct(min_f(&worst)));
     fig.put("instances160_share_worst_raw_pct", pct(max_f(&worst)));
-    fig.put("instances160_per_looper_median_ns", median_f(&med) / N as f64);
-    fig.put("instances160_worker_share_of_core_pct", median_f(&wshare) * 100.0);
+    fig.put(
+        "instances160_per_looper_median_ns",
+        median_f(&med) / N as f64,
+    );
+    fig.put(
+        "instances160_worker_share_of_core_pct",
+        median_f(&wshare) * 100.0,
+    );
     fig.put("instances160_seconds_recorded", seconds as f64);
     fig.put("instances160_bytes_held", mem);
     fig.put("instances160_dropouts", drops as f64);

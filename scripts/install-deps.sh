@@ -6,7 +6,7 @@ set -euo pipefail
 # Debian packages: lilv for the test host (livi), the LV2 schemas and sord_validate for the
 # Turtle check, jalv + jackd2 for the JACK host test, sox/python for audio checks,
 # Ardour for the DAW tests, clang's RealtimeSanitizer runtime.
-PKGS=(pkg-config liblilv-dev lv2-dev sordi lilv-utils jalv jackd2 python3-jack-client python3-numpy sox ardour util-linux libclang-rt-22-dev)
+PKGS=(pkg-config liblilv-dev lv2-dev sordi lilv-utils jalv jackd2 python3-jack-client python3-numpy sox ardour util-linux libclang-rt-22-dev python3-matplotlib)
 if [ -n "${LOOPER_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206
   PKGS+=(${LOOPER_EXTRA_PKGS})

@@ -21,6 +21,11 @@ sord_validate $(find /usr/lib/lv2 -name '*.ttl') looper.lv2/manifest.ttl looper.
 step "unit and integration tests, under the allocation guard"
 cargo test --locked --features rt-guard
 
+# Again against the release build, the one `make install` ships: undefined behaviour
+# can hide in one optimisation level and bite in another (it did: see plugin.rs).
+step "integration tests against the release build"
+cargo test --locked --release --features rt-guard --tests
+
 step "RealtimeSanitizer: every run() and work_response() in a realtime scope"
 bash scripts/rtsan.sh
 

@@ -195,8 +195,11 @@ impl Looper {
         }
     }
 
-    /// [audio] The work the worker should do now, if any. Call after `process`; pass the
-    /// result to `request_sent` once the host has taken it.
+    /// [audio] The work the worker should do now, if any, booked as in flight. Call after
+    /// `process`, then hand it to the host; if the host refuses it, call
+    /// `request_refused`. It is booked before it is sent because a host may run the
+    /// worker and deliver its answers (`accept`) from inside `schedule_work` itself:
+    /// Ardour does while exporting.
     pub fn poll_request(&mut self) -> Option<Request> {
         if self.frames_waiting as f64 > STALE_SECONDS * self.sample_rate {
             self.chunks_in_flight = 0;
@@ -212,21 +215,27 @@ impl Looper {
         if chunks + nodes == 0 && !(news && quiet_enough) {
             return None;
         }
-        Some(Request {
+        let req = Request {
             chunks: chunks as u32,
             nodes: nodes as u32,
             dropouts: self.dropouts,
             panics: self.panics,
-        })
-    }
-
-    /// [audio] The host accepted `req`.
-    pub fn request_sent(&mut self, req: &Request) {
-        self.chunks_in_flight += req.chunks as usize;
-        self.nodes_in_flight += req.nodes as usize;
+        };
+        self.chunks_in_flight += chunks;
+        self.nodes_in_flight += nodes;
         self.collect_pending = false;
         self.reported = (req.dropouts, req.panics);
         self.frames_since_request = 0;
+        Some(req)
+    }
+
+    /// [audio] The host refused `req` (its ring was full): nothing of it is in flight,
+    /// and its report and collection are asked for again later.
+    pub fn request_refused(&mut self, req: &Request) {
+        self.chunks_in_flight = self.chunks_in_flight.saturating_sub(req.chunks as usize);
+        self.nodes_in_flight = self.nodes_in_flight.saturating_sub(req.nodes as usize);
+        self.collect_pending = true;
+        self.reported = (u64::MAX, u32::MAX);
     }
 
     /// [audio] Takes one item from the worker.

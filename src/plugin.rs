@@ -1,17 +1,18 @@
-//! The LV2 glue: ports, features and the worker interface around the engine. Thin on
-//! purpose: everything it does besides moving values is in [`crate::looper`] and
-//! [`crate::worker`].
+//! The LV2 glue: the descriptor, the ports, the features and the worker interface, on
+//! the C types of `lv2-sys`. Thin on purpose: everything it does besides moving values
+//! is in [`crate::looper`] and [`crate::worker`].
+//!
+//! Why not rust-lv2's `Plugin`/`Worker` traits: they hand every callback `&mut self`
+//! for the whole call. A host may call `work_response` from inside `schedule_work`,
+//! that is from inside `run()` (Ardour does while exporting), and a second `&mut` to
+//! the instance while the first is live is undefined behaviour. Here no callback holds
+//! a reference to the instance across `schedule_work`: `run()` borrows it to process
+//! the block, lets go, schedules, and borrows again only if the host refused.
 
-use lv2::lv2_core::extension::ExtensionDescriptor;
-use lv2::lv2_core::feature::{Feature, ThreadingClass};
-use lv2::lv2_core::port::PortType;
-use lv2::lv2_worker::{
-    RespondError, ResponseHandler, Schedule, Worker, WorkerDescriptor, WorkerError,
-};
-use lv2::prelude::*;
-use std::any::Any;
-use std::ffi::{c_void, CString};
-use std::ptr::NonNull;
+use lv2::lv2_sys as sys;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::mem::{size_of, ManuallyDrop};
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use crate::chunk::MemStats;
@@ -20,92 +21,46 @@ use crate::rt;
 use crate::worker::{Level, Reporter, Silent, WorkerCore};
 
 /// The plugin's URI (also in `looper.lv2/looper.ttl`).
-pub const URI: &str = "urn:looper-lv2:mono";
+pub const URI: &CStr = c"urn:looper-lv2:mono";
 
-/// An audio port type that stays sound when the host passes the same buffer for input
-/// and output (Ardour processes in place): it hands out a raw pointer, never a slice,
-/// so no `&[f32]` and `&mut [f32]` ever alias.
-pub struct InPlaceAudio;
-
-// SAFETY: the URI is the nul-terminated LV2 AudioPort class.
-unsafe impl UriBound for InPlaceAudio {
-    const URI: &'static [u8] = lv2::lv2_sys::LV2_CORE__AudioPort;
+/// Port indices, in `lv2:index` order.
+pub mod port {
+    pub const IN: u32 = 0;
+    pub const OUT: u32 = 1;
+    pub const RECORD: u32 = 2;
+    pub const PLAY: u32 = 3;
+    pub const STATE: u32 = 4;
+    pub const LENGTH: u32 = 5;
+    pub const POSITION: u32 = 6;
+    pub const MEMORY: u32 = 7;
+    pub const DROPOUTS: u32 = 8;
+    /// Number of ports.
+    pub const COUNT: usize = 9;
 }
 
-/// A connected audio buffer of one block.
+/// One plugin instance.
+pub struct Instance {
+    // Field order is drop order: the engine hands its chunks to the collector first,
+    // then the worker core frees them.
+    engine: Looper,
+    core: Box<WorkerCore>,
+    /// Buffers as the host connected them. Audio buffers are only ever used through
+    /// raw pointers, so `in` and `out` may be the same buffer (Ardour processes in
+    /// place) without a `&[f32]` and a `&mut [f32]` aliasing.
+    ports: [*mut c_void; port::COUNT],
+    schedule: NonNull<sys::LV2_Worker_Schedule>,
+}
+
+/// The message the audio thread schedules: the request and where the worker's state is.
 #[derive(Clone, Copy)]
-pub struct AudioBuf {
-    ptr: NonNull<f32>,
-    len: usize,
+struct WorkMsg {
+    core: *const WorkerCore,
+    req: Request,
 }
 
-impl PortType for InPlaceAudio {
-    type InputPortType = AudioBuf;
-    type OutputPortType = AudioBuf;
-
-    unsafe fn input_from_raw(pointer: NonNull<c_void>, sample_count: u32) -> AudioBuf {
-        AudioBuf {
-            ptr: pointer.cast(),
-            len: sample_count as usize,
-        }
-    }
-
-    unsafe fn output_from_raw(pointer: NonNull<c_void>, sample_count: u32) -> AudioBuf {
-        AudioBuf {
-            ptr: pointer.cast(),
-            len: sample_count as usize,
-        }
-    }
-}
-
-/// The ports, in `lv2:index` order (the field order is the index).
-#[derive(PortCollection)]
-pub struct Ports {
-    input: InputPort<InPlaceAudio>,
-    output: OutputPort<InPlaceAudio>,
-    record: InputPort<Control>,
-    play: InputPort<Control>,
-    state: OutputPort<Control>,
-    length: OutputPort<Control>,
-    position: OutputPort<Control>,
-    memory: OutputPort<Control>,
-    dropouts: OutputPort<Control>,
-}
-
-/// The host's `log:log`, usable from the worker.
-pub struct Log<'a> {
-    raw: &'a lv2::lv2_sys::LV2_Log_Log,
-}
-
-// SAFETY: the URI is the nul-terminated LV2 log feature.
-unsafe impl UriBound for Log<'_> {
-    const URI: &'static [u8] = lv2::lv2_sys::LV2_LOG__log;
-}
-
-// SAFETY: the host passes an LV2_Log_Log for this URI; a null pointer yields None.
-unsafe impl Feature for Log<'_> {
-    unsafe fn from_feature_ptr(feature: *const c_void, _class: ThreadingClass) -> Option<Self> {
-        // SAFETY: for this URI the data is an LV2_Log_Log that outlives the instance.
-        unsafe { (feature as *const lv2::lv2_sys::LV2_Log_Log).as_ref() }.map(|raw| Log { raw })
-    }
-}
-
-/// Features needed at instantiation.
-#[derive(FeatureCollection)]
-pub struct InitFeatures<'a> {
-    map: LV2Map<'a>,
-    log: Option<Log<'a>>,
-}
-
-/// Features used on the audio thread.
-#[derive(FeatureCollection)]
-pub struct AudioFeatures<'a> {
-    schedule: Schedule<'a, MonoLooper>,
-}
-
-/// Reports through the host's log, from the worker only.
+/// The host's `log:log`, used from the worker only.
 struct LogReporter {
-    log: *const lv2::lv2_sys::LV2_Log_Log,
+    log: *const sys::LV2_Log_Log,
     urids: [u32; 3],
 }
 
@@ -137,149 +92,368 @@ impl Reporter for LogReporter {
     }
 }
 
-/// The message the audio thread schedules: the request and where the worker's state is.
-pub struct WorkMsg {
-    core: *const WorkerCore,
-    req: Request,
+/// [instantiation] The features this plugin uses, found in the host's array.
+struct Features {
+    map: Option<NonNull<sys::LV2_URID_Map>>,
+    schedule: Option<NonNull<sys::LV2_Worker_Schedule>>,
+    log: Option<NonNull<sys::LV2_Log_Log>>,
 }
 
-// SAFETY: WorkerCore is Sync and lives as long as the instance; the host runs work()
-// only between instantiate and cleanup.
-unsafe impl Send for WorkMsg {}
-
-/// The mono looper plugin.
-#[uri("urn:looper-lv2:mono")]
-pub struct MonoLooper {
-    // Field order is drop order: the engine hands its chunks to the collector first,
-    // then the worker core frees them.
-    engine: Looper,
-    core: Box<WorkerCore>,
-}
-
-impl MonoLooper {
-    /// [instantiation] The instance's memory counters.
-    pub fn stats(&self) -> &Arc<MemStats> {
-        self.engine.stats()
+/// [instantiation] Reads the host's NULL-terminated feature array.
+///
+/// # Safety
+/// `features` is null or a NULL-terminated array of valid LV2_Feature pointers.
+unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Features {
+    let mut found = Features {
+        map: None,
+        schedule: None,
+        log: None,
+    };
+    if features.is_null() {
+        return found;
+    }
+    loop {
+        // SAFETY: the array is NULL-terminated (the caller's contract).
+        let f = unsafe { *features };
+        // SAFETY: a non-null entry points to a valid LV2_Feature.
+        let Some(f) = (unsafe { f.as_ref() }) else {
+            return found;
+        };
+        if !f.URI.is_null() {
+            // SAFETY: a feature's URI is a nul-terminated string.
+            let uri = unsafe { CStr::from_ptr(f.URI) }.to_bytes_with_nul();
+            let data = f.data;
+            if uri == sys::LV2_URID__map {
+                found.map = NonNull::new(data.cast());
+            } else if uri == sys::LV2_WORKER__schedule {
+                found.schedule = NonNull::new(data.cast());
+            } else if uri == sys::LV2_LOG__log {
+                found.log = NonNull::new(data.cast());
+            }
+        }
+        // SAFETY: not past the terminating NULL yet.
+        features = unsafe { features.add(1) };
     }
 }
 
-impl Plugin for MonoLooper {
-    type Ports = Ports;
-    type InitFeatures = InitFeatures<'static>;
-    type AudioFeatures = AudioFeatures<'static>;
-
-    /// [instantiation]
-    fn new(info: &PluginInfo, features: &mut InitFeatures<'static>) -> Option<Self> {
+/// [instantiation] `instantiate`: makes the engine and fills its pool of ready chunks.
+/// Null when `urid:map` or `work:schedule` is missing.
+unsafe extern "C" fn instantiate(
+    _descriptor: *const sys::LV2_Descriptor,
+    sample_rate: f64,
+    _bundle_path: *const c_char,
+    features: *const *const sys::LV2_Feature,
+) -> sys::LV2_Handle {
+    let made = std::panic::catch_unwind(|| {
+        // SAFETY: the host passes a NULL-terminated feature array (LV2 core).
+        let f = unsafe { read_features(features) };
+        let (map, schedule) = (f.map?, f.schedule?);
         let stats = Arc::new(MemStats::default());
-        let reporter: Box<dyn Reporter> = match &features.log {
+        let reporter: Box<dyn Reporter> = match f.log {
             Some(log) => {
-                let map = |uri: &'static [u8]| {
-                    Uri::from_bytes_with_nul(uri)
-                        .ok()
-                        .and_then(|u| features.map.map_uri(u))
-                        .map_or(0, |u| u.get())
+                // SAFETY: the host's urid:map, valid for the instance's life.
+                let map = unsafe { map.as_ref() };
+                let urid = |uri: &[u8]| match map.map {
+                    // SAFETY: map takes the host's handle and a nul-terminated URI.
+                    Some(m) => unsafe { m(map.handle, uri.as_ptr().cast()) },
+                    None => 0,
                 };
                 Box::new(LogReporter {
-                    log: log.raw,
+                    log: log.as_ptr(),
                     urids: [
-                        map(lv2::lv2_sys::LV2_LOG__Error),
-                        map(lv2::lv2_sys::LV2_LOG__Warning),
-                        map(lv2::lv2_sys::LV2_LOG__Note),
+                        urid(sys::LV2_LOG__Error),
+                        urid(sys::LV2_LOG__Warning),
+                        urid(sys::LV2_LOG__Note),
                     ],
                 })
             }
             None => Box::new(Silent),
         };
-        let mut engine = Looper::new(info.sample_rate(), Arc::clone(&stats));
+        let mut engine = Looper::new(sample_rate, Arc::clone(&stats));
         let core = Box::new(WorkerCore::new(stats, reporter));
         // The pool is full before the first run(): a take that starts at the session's
         // first sample (an export from zero) loses nothing.
         core.prefill(&mut engine);
-        Some(MonoLooper { engine, core })
+        Some(Box::new(Instance {
+            engine,
+            core,
+            ports: [ptr::null_mut(); port::COUNT],
+            schedule,
+        }))
+    });
+    match made {
+        Ok(Some(inst)) => Box::into_raw(inst).cast(),
+        _ => ptr::null_mut(),
     }
+}
 
-    /// [audio] Never allocates, frees, locks or calls the system; a panic is stopped here.
-    fn run(&mut self, ports: &mut Ports, features: &mut AudioFeatures<'static>, _n: u32) {
-        let (input, output) = (*ports.input, *ports.output);
-        let n = input.len.min(output.len);
-        let controls = Controls {
-            record: *ports.record,
-            play: *ports.play,
+/// [audio] `connect_port`: remembers where the host's buffer is.
+unsafe extern "C" fn connect_port(handle: sys::LV2_Handle, index: u32, data: *mut c_void) {
+    let inst = handle.cast::<Instance>();
+    if !inst.is_null() && (index as usize) < port::COUNT {
+        // SAFETY: `handle` is our instance; this writes one array element through the
+        // raw pointer without forming a reference to the instance.
+        unsafe { (*inst).ports[index as usize] = data };
+    }
+}
+
+/// [instantiation] `activate` / `deactivate`: nothing to do; the loop survives them.
+unsafe extern "C" fn activate(_handle: sys::LV2_Handle) {}
+
+/// [audio] `run`: one block. Never allocates, frees, locks, waits or calls the system;
+/// a panic is stopped here (the block is muted and counted).
+unsafe extern "C" fn run(handle: sys::LV2_Handle, sample_count: u32) {
+    let inst = handle.cast::<Instance>();
+    if inst.is_null() {
+        return;
+    }
+    let n = sample_count as usize;
+    let processed = rt::audio_scope(|| {
+        // SAFETY: `handle` is our instance and the host calls no other audio-class
+        // function of it concurrently; this borrow ends with the closure, before
+        // schedule_work is called.
+        let this = unsafe { &mut *inst };
+        this.process(n)
+    });
+    let Some(job) = processed else {
+        // SAFETY: as above; the panic left no borrow behind.
+        let this = unsafe { &mut *inst };
+        this.engine.count_panic();
+        let out = this.ports[port::OUT as usize].cast::<f32>();
+        if !out.is_null() {
+            // SAFETY: the host connected `out` to `n` samples for this call.
+            unsafe { ptr::write_bytes(out, 0, n) };
+        }
+        return;
+    };
+    let Some((schedule, msg)) = job else { return };
+    // No reference to the instance is live here: the host may run the worker and call
+    // work_response from inside schedule_work.
+    let sent = send(
+        |size, data| {
+            // SAFETY: the host's schedule feature, valid for the instance's life.
+            let s = unsafe { schedule.as_ref() };
+            match s.schedule_work {
+                // SAFETY: the host's own handle, and `size` readable bytes at `data`.
+                Some(f) => unsafe { f(s.handle, size, data) },
+                None => sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN,
+            }
+        },
+        msg,
+    );
+    if let Err(msg) = sent {
+        rt::audio_scope(|| {
+            // SAFETY: as above; schedule_work has returned.
+            unsafe { &mut *inst }.engine.request_refused(&msg.req)
+        });
+    }
+}
+
+impl Instance {
+    /// [audio] Processes one block of `n` samples and writes the control outputs.
+    /// Returns the work to schedule, if any.
+    fn process(&mut self, n: usize) -> Option<(NonNull<sys::LV2_Worker_Schedule>, WorkMsg)> {
+        let p = &self.ports;
+        let (input, output) = (
+            p[port::IN as usize].cast::<f32>(),
+            p[port::OUT as usize].cast::<f32>(),
+        );
+        if input.is_null() || output.is_null() {
+            return None;
+        }
+        let control = |i: u32| {
+            let c = p[i as usize].cast::<f32>();
+            if c.is_null() {
+                0.0
+            } else {
+                // SAFETY: a connected control input holds one f32 for this call.
+                unsafe { *c }
+            }
         };
-        let engine = &mut self.engine;
-        let core: *const WorkerCore = &*self.core;
-        let ok = rt::audio_scope(|| {
-            // SAFETY: both buffers hold `n` samples for this call (LV2 connect_port
-            // contract). ptr::copy is a memmove, sound when they are the same buffer;
-            // after it only `io` refers to the output buffer.
-            let io = unsafe {
-                std::ptr::copy(input.ptr.as_ptr(), output.ptr.as_ptr(), n);
-                std::slice::from_raw_parts_mut(output.ptr.as_ptr(), n)
-            };
-            engine.process(controls, io);
-            if let Some(req) = engine.poll_request() {
-                if features
-                    .schedule
-                    .schedule_work(WorkMsg { core, req })
-                    .is_ok()
-                {
-                    engine.request_sent(&req);
-                }
+        let controls = Controls {
+            record: control(port::RECORD),
+            play: control(port::PLAY),
+        };
+        // SAFETY: both buffers hold `n` samples for this call (LV2 connect_port
+        // contract). ptr::copy is a memmove, sound when they are the same buffer; after
+        // it only `io` refers to the output buffer.
+        let io = unsafe {
+            ptr::copy(input, output, n);
+            std::slice::from_raw_parts_mut(output, n)
+        };
+        self.engine.process(controls, io);
+        let e = &self.engine;
+        let outputs = [
+            (port::STATE, e.state() as u8 as f32),
+            (port::LENGTH, e.length_seconds() as f32),
+            (port::POSITION, e.position() as f32),
+            (
+                port::MEMORY,
+                (e.memory_bytes() as f64 / (1024.0 * 1024.0)) as f32,
+            ),
+            (port::DROPOUTS, e.dropouts() as f32),
+        ];
+        for (i, v) in outputs {
+            let c = self.ports[i as usize].cast::<f32>();
+            if !c.is_null() {
+                // SAFETY: a connected control output holds one f32 for this call.
+                unsafe { *c = v };
             }
-        });
-        if ok.is_none() {
-            self.engine.count_panic();
-            // SAFETY: as above; zeroing the output buffer of `n` samples.
-            unsafe { std::ptr::write_bytes(output.ptr.as_ptr(), 0, n) };
         }
-        **ports.state = self.engine.state() as u8 as f32;
-        **ports.length = self.engine.length_seconds() as f32;
-        **ports.position = self.engine.position() as f32;
-        **ports.memory = (self.engine.memory_bytes() as f64 / (1024.0 * 1024.0)) as f32;
-        **ports.dropouts = self.engine.dropouts() as f32;
-    }
-
-    /// [discovery] The worker interface.
-    fn extension_data(uri: &Uri) -> Option<&'static dyn Any> {
-        match_extensions![uri, WorkerDescriptor<Self>]
+        let req = self.engine.poll_request()?;
+        Some((
+            self.schedule,
+            WorkMsg {
+                core: &*self.core,
+                req,
+            },
+        ))
     }
 }
 
-impl Worker for MonoLooper {
-    type WorkData = WorkMsg;
-    type ResponseData = Delivery;
-
-    /// [worker] Makes chunks and nodes, frees retired ones, reports. May allocate.
-    fn work(handler: &ResponseHandler<Self>, data: WorkMsg) -> Result<(), WorkerError> {
-        // SAFETY: see WorkMsg's Send: the core outlives every work() call.
-        let core = unsafe { &*data.core };
-        let served = rt::worker_scope(|| {
-            core.work(data.req, &mut |d| {
-                handler.respond(d).map_err(|e| match e {
-                    RespondError::Unknown(d)
-                    | RespondError::NoSpace(d)
-                    | RespondError::NoCallback(d) => d,
-                })
-            })
-        });
-        served.ok_or(WorkerError::Unknown)
+/// [any] Hands `value` to a host function that copies `size` bytes of it (the worker's
+/// rings): on success the copy owns it, and it is not dropped here; on failure it is
+/// given back.
+fn send<T>(
+    f: impl FnOnce(u32, *const c_void) -> sys::LV2_Worker_Status,
+    value: T,
+) -> Result<(), T> {
+    let value = ManuallyDrop::new(value);
+    let status = f(size_of::<T>() as u32, (&*value as *const T).cast());
+    if status == sys::LV2_Worker_Status_LV2_WORKER_SUCCESS {
+        Ok(())
+    } else {
+        Err(ManuallyDrop::into_inner(value))
     }
+}
 
-    /// [audio] Takes one delivery into the ready pool. Never allocates or frees.
-    fn work_response(
-        &mut self,
-        data: Delivery,
-        _features: &mut AudioFeatures<'static>,
-    ) -> Result<(), WorkerError> {
-        let engine = &mut self.engine;
-        match rt::audio_scope(move || engine.accept(data)) {
-            Some(()) => Ok(()),
-            None => {
-                self.engine.count_panic();
-                Err(WorkerError::Unknown)
-            }
+/// [any] Takes back a value that `send` handed to the host, from the host's copy.
+///
+/// # Safety
+/// `data` holds `size` bytes that `send::<T>` sent, received exactly once.
+unsafe fn receive<T>(size: u32, data: *const c_void) -> Option<T> {
+    if size as usize != size_of::<T>() || data.is_null() {
+        return None;
+    }
+    // SAFETY: see the function's contract; the host's copy may be unaligned.
+    Some(unsafe { ptr::read_unaligned(data.cast::<T>()) })
+}
+
+/// [worker] `work`: makes chunks and nodes, frees retired ones, reports. May allocate.
+/// Runs on the host's worker thread, or inside `schedule_work` while freewheeling.
+unsafe extern "C" fn work(
+    _handle: sys::LV2_Handle,
+    respond: sys::LV2_Worker_Respond_Function,
+    respond_handle: sys::LV2_Worker_Respond_Handle,
+    size: u32,
+    data: *const c_void,
+) -> sys::LV2_Worker_Status {
+    // SAFETY: the host hands back what run() scheduled, once.
+    let Some(msg) = (unsafe { receive::<WorkMsg>(size, data) }) else {
+        return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN;
+    };
+    // SAFETY: the core lives in the instance, which the host keeps until cleanup, after
+    // its last work() call; WorkerCore is Sync. The instance itself is not touched here
+    // (run() may be using it on another thread).
+    let core = unsafe { &*msg.core };
+    let served = rt::worker_scope(|| {
+        core.work(msg.req, &mut |d: Delivery| {
+            send(
+                |size, data| match respond {
+                    // SAFETY: the host's respond function and handle for this call.
+                    Some(r) => unsafe { r(respond_handle, size, data) },
+                    None => sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN,
+                },
+                d,
+            )
+        })
+    });
+    match served {
+        Some(()) => sys::LV2_Worker_Status_LV2_WORKER_SUCCESS,
+        None => sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN,
+    }
+}
+
+/// [audio] `work_response`: takes one delivery into the ready pool. Never allocates or
+/// frees. May be called from inside `schedule_work`, when `run()` holds no borrow.
+unsafe extern "C" fn work_response(
+    handle: sys::LV2_Handle,
+    size: u32,
+    body: *const c_void,
+) -> sys::LV2_Worker_Status {
+    let inst = handle.cast::<Instance>();
+    // SAFETY: the host hands back what work() responded, once.
+    let Some(d) = (unsafe { receive::<Delivery>(size, body) }) else {
+        return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN;
+    };
+    if inst.is_null() {
+        return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN; // (leaks `d`: no host does this)
+    }
+    let done = rt::audio_scope(|| {
+        // SAFETY: our instance, in the audio context; run() holds no borrow now (see run).
+        unsafe { &mut *inst }.engine.accept(d)
+    });
+    match done {
+        Some(()) => sys::LV2_Worker_Status_LV2_WORKER_SUCCESS,
+        None => {
+            // SAFETY: as above.
+            unsafe { &mut *inst }.engine.count_panic();
+            sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN
         }
     }
 }
 
-lv2_descriptors!(MonoLooper);
+/// [instantiation] `cleanup`: frees the instance and every chunk it holds.
+unsafe extern "C" fn cleanup(handle: sys::LV2_Handle) {
+    let inst = handle.cast::<Instance>();
+    if !inst.is_null() {
+        // SAFETY: made by Box::into_raw in instantiate; the host calls cleanup once,
+        // after every other call.
+        let inst = unsafe { Box::from_raw(inst) };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inst)));
+    }
+}
+
+/// [discovery] `extension_data`: the worker interface.
+unsafe extern "C" fn extension_data(uri: *const c_char) -> *const c_void {
+    // SAFETY: the host passes a nul-terminated URI.
+    if !uri.is_null()
+        && unsafe { CStr::from_ptr(uri) }.to_bytes_with_nul() == sys::LV2_WORKER__interface
+    {
+        return (&WORKER.0 as *const sys::LV2_Worker_Interface).cast();
+    }
+    ptr::null()
+}
+
+/// Static C data with pointers in it, shared read-only with the host.
+#[repr(transparent)]
+struct Static<T>(T);
+// SAFETY: the descriptor and the interface are never written; their pointers refer to
+// static strings and functions.
+unsafe impl<T> Sync for Static<T> {}
+
+static WORKER: Static<sys::LV2_Worker_Interface> = Static(sys::LV2_Worker_Interface {
+    work: Some(work),
+    work_response: Some(work_response),
+    end_run: None,
+});
+
+static DESCRIPTOR: Static<sys::LV2_Descriptor> = Static(sys::LV2_Descriptor {
+    URI: URI.as_ptr(),
+    instantiate: Some(instantiate),
+    connect_port: Some(connect_port),
+    activate: Some(activate),
+    run: Some(run),
+    deactivate: Some(activate),
+    cleanup: Some(cleanup),
+    extension_data: Some(extension_data),
+});
+
+/// [discovery] The plugin library's entry point.
+#[no_mangle]
+pub extern "C" fn lv2_descriptor(index: u32) -> *const sys::LV2_Descriptor {
+    match index {
+        0 => &DESCRIPTOR.0,
+        _ => ptr::null(),
+    }
+}

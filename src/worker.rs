@@ -88,7 +88,6 @@ impl WorkerCore {
     /// [instantiation] Fills `looper`'s ready pool before its first block.
     pub fn prefill(&self, looper: &mut Looper) {
         let req = looper.poll_request().unwrap_or_default();
-        looper.request_sent(&req);
         self.work(req, &mut |d| {
             looper.accept(d);
             Ok(())

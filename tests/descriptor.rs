@@ -32,12 +32,17 @@ fn loop_is_exact_for_every_block_size() {
 
 #[test]
 fn synchronous_worker_as_when_freewheeling() {
-    let len = 3 * CHUNK + 5;
-    let mut h = Host::new(RATE, WorkerMode::Synchronous);
-    record_take(&mut h, len, 512, true);
-    assert_loops(&mut h, len, 2 * len, 512, true);
-    assert_eq!(h.dropouts(), 0);
-    assert!(h.scheduled() > 3);
+    // Both ways hosts do it: responses after run() (Synchronous), or delivered from
+    // inside schedule_work, re-entrantly (Freewheel: Ardour's export). A 30 s take:
+    // long enough to need many refills of the pool.
+    for mode in [WorkerMode::Synchronous, WorkerMode::Freewheel] {
+        let len = (30.0 * RATE) as usize + 5;
+        let mut h = Host::new(RATE, mode);
+        record_take(&mut h, len, 1024, true);
+        assert_eq!(h.dropouts(), 0, "{mode:?}");
+        assert_loops(&mut h, len, len + 5000, 1024, true);
+        assert!(h.scheduled() > 80, "{mode:?}: {} requests", h.scheduled());
+    }
     assert_rt_clean();
 }
 

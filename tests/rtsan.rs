@@ -36,6 +36,7 @@ fn every_control_path_is_realtime_safe() {
         (WorkerMode::Prompt, true, 64),
         (WorkerMode::Prompt, false, 4096),
         (WorkerMode::Synchronous, true, 256),
+        (WorkerMode::Freewheel, false, 1024),
         (WorkerMode::Late((1.2 * RATE) as u64), true, 128),
     ] {
         let mut h = Host::new(RATE, mode);

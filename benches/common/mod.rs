@@ -204,3 +204,93 @@ pub fn noise(n: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// The machine's own interruptions, seen from a thread that only reads the clock for
+/// `seconds`: the longest gap between two reads, how many gaps exceed 10 µs per second,
+/// and the median length of the gaps over 5 µs (a timer tick's cost, on a VM).
+pub struct Noise {
+    pub worst_ns: f64,
+    pub over_10us_per_s: f64,
+    pub median_gap_over_5us_ns: f64,
+}
+
+pub fn machine_noise(seconds: f64) -> Noise {
+    let mut measured = 0.0;
+    let mut worst = 0u64;
+    let mut over10 = 0u64;
+    let mut gaps: Vec<u32> = Vec::with_capacity(100_000);
+    while measured < seconds {
+        // Slices of 8 ms with a 1 ms sleep between them, to stay under the realtime
+        // throttle; the sleeps are not counted.
+        let slice = Instant::now();
+        let mut last = slice;
+        loop {
+            let now = Instant::now();
+            let d = (now - last).as_nanos() as u64;
+            if d > 5_000 {
+                if gaps.len() < gaps.capacity() {
+                    gaps.push(d.min(u32::MAX as u64) as u32);
+                }
+                if d > 10_000 {
+                    over10 += 1;
+                }
+            }
+            worst = worst.max(d);
+            last = now;
+            if (now - slice).as_micros() >= 8_000 {
+                break;
+            }
+        }
+        measured += slice.elapsed().as_secs_f64();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    gaps.sort_unstable();
+    Noise {
+        worst_ns: worst as f64,
+        over_10us_per_s: over10 as f64 / measured,
+        median_gap_over_5us_ns: if gaps.is_empty() {
+            0.0
+        } else {
+            pct(&gaps, 0.5)
+        },
+    }
+}
+
+/// Keeps a SCHED_FIFO thread under the kernel's realtime throttle (by default RT tasks
+/// may run 95 % of each second; past that they are stopped for the rest of it, which
+/// would show up as a 50 ms "block"): call `tick()` between blocks, outside the timed
+/// region; after every 10 ms of work it sleeps an eighth of the time worked. An audio
+/// thread sleeps between periods too.
+pub struct Duty {
+    since: Instant,
+}
+
+impl Default for Duty {
+    fn default() -> Self {
+        Duty {
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Duty {
+    #[inline]
+    pub fn tick(&mut self) {
+        let worked = self.since.elapsed();
+        if worked >= std::time::Duration::from_millis(10) {
+            std::thread::sleep(worked / 8);
+            self.since = Instant::now();
+        }
+    }
+}
+
+/// Whether cargo ran this as a benchmark (`cargo bench` passes `--bench`). Under
+/// `cargo test --all-targets` a `harness = false` bench is run without it: the binaries
+/// then only say so and exit, instead of measuring for minutes.
+pub fn benchmarking() -> bool {
+    let yes = std::env::args().any(|a| a == "--bench");
+    if !yes {
+        eprintln!("not run as a benchmark (use cargo bench or scripts/bench.sh): skipped");
+    }
+    yes
+}

@@ -144,6 +144,10 @@ pub enum WorkerMode {
     /// `work()` runs inside `schedule_work` (hosts do this while freewheeling);
     /// responses are delivered after the `run()`.
     Synchronous,
+    /// As Ardour while exporting: `work()` runs inside `schedule_work`, and each
+    /// response is delivered at once, `work_response` being called from inside
+    /// `respond`, so from inside `run()`.
+    Freewheel,
 }
 
 struct WorkerState {
@@ -261,7 +265,7 @@ unsafe extern "C" fn schedule_work(
         return sys::LV2_Worker_Status_LV2_WORKER_ERR_NO_SPACE;
     }
     w.scheduled += 1;
-    if w.mode == WorkerMode::Synchronous {
+    if matches!(w.mode, WorkerMode::Synchronous | WorkerMode::Freewheel) {
         // The host is freewheeling: the worker runs here, outside realtime rules.
         rt_disable();
         // SAFETY: as in do_work.
@@ -280,6 +284,18 @@ unsafe extern "C" fn respond(
 ) -> sys::LV2_Worker_Status {
     // SAFETY: handle is this host's WorkerState, data holds `size` bytes.
     let (w, msg) = unsafe { (&mut *(handle as *mut WorkerState), Msg::copy(size, data)) };
+    if w.mode == WorkerMode::Freewheel {
+        // SAFETY: the live instance; re-entrant, as Ardour does.
+        let st = unsafe {
+            (*w.iface).work_response.unwrap()(
+                w.instance,
+                msg.len as u32,
+                msg.bytes.as_ptr() as *const c_void,
+            )
+        };
+        assert_eq!(st, sys::LV2_Worker_Status_LV2_WORKER_SUCCESS);
+        return st;
+    }
     w.responses.push_back(msg);
     sys::LV2_Worker_Status_LV2_WORKER_SUCCESS
 }
@@ -528,7 +544,9 @@ impl Host {
         let now = self.worker.now;
         loop {
             let due = match (self.worker.mode, self.worker.pending.front()) {
-                (WorkerMode::Prompt, Some(_)) | (WorkerMode::Synchronous, Some(_)) => true,
+                (WorkerMode::Prompt | WorkerMode::Synchronous | WorkerMode::Freewheel, Some(_)) => {
+                    true
+                }
                 (WorkerMode::Late(d), Some(&(at, _))) => now >= at + d,
                 _ => false,
             };

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmarks of the recording path, the worker and 160 loopers at once (`make bench`).
+# What is measured and what the figures mean: docs/PERFORMANCE.md.
+#
+# Writes target/bench/summary.json (one number per figure), target/bench/worst_block.png,
+# target/bench/table.md and target/bench/machine.txt. Takes about 5 minutes on 2 cores.
+#
+#   scripts/bench.sh                 the full run (5 runs of an hour of audio per way)
+#   scripts/bench.sh --quick         a smoke test: 5 minutes of audio, 1 run (~1 minute)
+#   scripts/bench.sh --update-docs   also copy the plot to docs/worst_block.png
+#
+# Environment: LOOPER_BENCH_REPEATS, LOOPER_BENCH_MINUTES, LOOPER_BENCH_WINDOW_S,
+# LOOPER_BENCH_INST_SECONDS, LOOPER_BENCH_INST_REPEATS, LOOPER_BENCH_FIFO=0 (do not ask
+# for SCHED_FIFO), CARGO_TARGET_DIR. Best run on an otherwise idle machine.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT="$ROOT/target/bench"
+CARGO=${CARGO:-cargo}
+UPDATE_DOCS=""
+for arg in "$@"; do
+  case "$arg" in
+    --quick)
+      export LOOPER_BENCH_MINUTES=${LOOPER_BENCH_MINUTES:-5}
+      export LOOPER_BENCH_REPEATS=${LOOPER_BENCH_REPEATS:-1}
+      export LOOPER_BENCH_INST_SECONDS=${LOOPER_BENCH_INST_SECONDS:-10}
+      export LOOPER_BENCH_INST_REPEATS=${LOOPER_BENCH_INST_REPEATS:-1}
+      ;;
+    --update-docs) UPDATE_DOCS=--update-docs ;;
+    *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$OUT"
+rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/summary.json
+export LOOPER_BENCH_OUT="$OUT"
+
+# A Python with matplotlib for the plot (Debian's python3-matplotlib).
+PY=""
+for p in /usr/bin/python3 python3; do
+  if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import matplotlib' >/dev/null 2>&1; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bench.sh: installing python3-matplotlib"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-matplotlib
+    PY=/usr/bin/python3
+  else
+    PY=$(command -v python3 || true)
+    echo "bench.sh: python3-matplotlib is missing (apt-get install python3-matplotlib): no plot" >&2
+  fi
+fi
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "kernel: $(uname -srvm)"
+  echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  lscpu
+} > "$OUT/machine.txt"
+
+# Build at low priority (the machine may be shared), then run each harness in turn.
+nice -n 10 "$CARGO" bench --locked --no-run
+start=$SECONDS
+for b in record_path worker_cost instances; do
+  echo "== $b"
+  "$CARGO" bench --locked --bench "$b"
+done
+echo "bench.sh: measurements took $((SECONDS - start)) s"
+echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
+
+if [ -n "$PY" ]; then
+  "$PY" benches/report.py "$OUT" $UPDATE_DOCS
+else
+  echo "bench.sh: no python3: figures are in $OUT/*.json" >&2
+fi
