@@ -8,6 +8,22 @@ command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustu
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Everything is also written to a log, to total the tests at the end.
+log=$(mktemp /tmp/looper-make-test-log.XXXXXX)
+exec > >(tee "$log") 2>&1
+summary() {
+  local rc=$1
+  sleep 0.2
+  awk '
+    /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+    /^(jalv|ardour): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+    END { if (rc != 0 && f == 0) f = 1; printf "\nmake test: %d passed, %d failed\n", p, f }
+  ' rc="$rc" "$log"
+  rm -f "$log"
+  exit "$rc"
+}
+trap 'summary $?' EXIT
+
 step "format (cargo fmt --check)"
 cargo fmt --check
 
@@ -30,7 +46,7 @@ step "RealtimeSanitizer: every run() and work_response() in a realtime scope"
 bash scripts/rtsan.sh
 
 tmp=$(mktemp -d /tmp/looper-make-test.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap 'r=$?; rm -rf "$tmp"; summary $r' EXIT
 step "make install into $tmp/lv2"
 make --no-print-directory install LV2DIR="$tmp/lv2"
 
@@ -38,8 +54,6 @@ hosts_failed=0
 step "jalv on a JACK dummy server"
 LV2_PATH="$tmp/lv2" bash tests/hosts/jalv/run.sh || hosts_failed=1
 
-if [ -f tests/hosts/ardour/run.sh ]; then
-  step "Ardour, headless"
-  LV2_PATH="$tmp/lv2" bash tests/hosts/ardour/run.sh || hosts_failed=1
-fi
+step "Ardour, headless"
+LV2_PATH="$tmp/lv2" bash tests/hosts/ardour/run.sh || hosts_failed=1
 exit $hosts_failed

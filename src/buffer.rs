@@ -188,6 +188,7 @@ pub struct ChunkBuffer {
 }
 
 impl Default for ChunkBuffer {
+    /// [any] An empty buffer.
     fn default() -> Self {
         ChunkBuffer::new()
     }

@@ -10,22 +10,26 @@
 //! - [`looper`]: the state machine (record, close, play, stop) and the requests.
 //! - [`worker`]: the worker's side: making, freeing, reporting.
 //! - [`rt`]: the wrapper every audio-thread entry point passes through.
-//! - [`plugin`]: the thin LV2 glue.
+//! - [`plugin`]: the thin LV2 glue, on `lv2-sys`'s C types.
 //!
 //! # Entry points
 //!
 //! | entry point | LV2 threading class | may allocate, free, lock, log? |
 //! |---|---|---|
 //! | `lv2_descriptor` | discovery | no (static data) |
-//! | `instantiate` | instantiation | yes |
+//! | `instantiate` | instantiation | yes: fills the pool of ready chunks |
 //! | `connect_port` | audio (any) | no |
 //! | `activate` / `deactivate` | instantiation | yes (does nothing) |
 //! | `run` | audio | **no**: no allocation, free, lock, wait, log, print, syscall |
 //! | `work` (worker interface) | worker (own thread, or inside `schedule_work` when freewheeling) | yes: makes, locks, frees chunks; logs |
-//! | `work_response` | audio | **no** |
-//! | `end_run` | audio | no (not implemented) |
+//! | `work_response` | audio, after `run()` or from inside `schedule_work` | **no** |
+//! | `end_run` | audio | (not provided) |
 //! | `extension_data` | discovery | no |
 //! | `cleanup` | instantiation | yes: frees every chunk |
+//!
+//! `run()` and `work_response()` go through [`rt::audio_scope`], which stops panics at
+//! the C boundary and, in test builds, counts any allocation or free. No callback holds
+//! a reference to the instance across `schedule_work` (see [`plugin`]).
 //!
 //! Each function's doc comment starts with its thread: `[audio]`, `[worker]`,
 //! `[instantiation]`, `[discovery]`, or `[any]`.

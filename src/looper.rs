@@ -33,9 +33,11 @@ pub struct Controls {
 }
 
 impl Controls {
+    /// [audio]
     fn record_on(&self) -> bool {
         self.record > 0.5
     }
+    /// [audio]
     fn play_on(&self) -> bool {
         self.play > 0.5
     }

@@ -30,12 +30,14 @@ pub fn worker_scope<R>(f: impl FnOnce() -> R) -> Option<R> {
     catch_unwind(AssertUnwindSafe(f)).ok()
 }
 
+/// [audio] Release builds: just `f`.
 #[cfg(not(feature = "rt-guard"))]
 #[inline(always)]
 fn guarded<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// [audio] Test builds: `f` under the allocation guard, violations counted.
 #[cfg(feature = "rt-guard")]
 fn guarded<R>(f: impl FnOnce() -> R) -> R {
     let before = assert_no_alloc::violation_count();

@@ -30,6 +30,7 @@ pub trait Reporter: Send + Sync {
 /// A reporter that drops every message (a host without `log:log`).
 pub struct Silent;
 impl Reporter for Silent {
+    /// [worker]
     fn report(&self, _: Level, _: &str) {}
 }
 
