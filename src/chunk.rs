@@ -8,15 +8,15 @@ use std::sync::Arc;
 /// Samples in one chunk.
 ///
 /// Chosen by measurement (`make bench`, `benches/worker_cost.rs`; figures in
-/// `docs/PERFORMANCE.md`). Making and freeing a chunk costs the worker about 10 µs of
-/// fixed syscall cost (`mmap`, `mlock`, `munlock`, `munmap`) plus about 0.6 ms per MiB
-/// (mostly `mlock` faulting the pages in). At 16,384 samples (64 KiB: 16 pages of 4 KiB;
-/// 341 ms at 48 kHz) the fixed part is about a fifth of the cost: 4,096-sample chunks
-/// cost the worker 70 % more per second of audio, while 65,536 and larger save only
-/// 15-25 %, and would make the unused tail of the last chunk and the spare pool of
-/// every instance four times larger (now 64 KiB and 448 KiB). A mono loop needs three
-/// worker calls a second. The audio thread's cost does not depend on the chunk size: a
-/// block crosses at most one chunk boundary.
+/// `docs/PERFORMANCE.md`). Making and freeing a chunk costs the worker 10-15 µs of
+/// fixed syscall cost (`mmap`, `mlock`, `munlock`, `munmap`) plus 0.6-0.7 ms per MiB
+/// (mostly `mlock` faulting the pages in), over several runs on a 2-core VM. At 16,384
+/// samples (64 KiB: 16 pages of 4 KiB; 341 ms at 48 kHz) the fixed part is a fifth to a
+/// quarter of the cost: 4,096-sample chunks cost the worker 45-90 % more per second of
+/// audio, while 65,536 and larger save only 2-25 %, and would make the unused tail of
+/// the last chunk and the spare pool of every instance four times larger (now 64 KiB
+/// and 448 KiB). A mono loop needs three worker calls a second. The audio thread's cost
+/// does not depend on the chunk size: a block crosses at most one chunk boundary.
 pub const CHUNK_SAMPLES: usize = 16_384;
 /// Bytes in one chunk: a whole number of pages on every page size Linux uses up to 64 KiB.
 pub const CHUNK_BYTES: usize = CHUNK_SAMPLES * std::mem::size_of::<f32>();
