@@ -240,3 +240,35 @@ fn works_without_the_hosts_log() {
     assert_loops(&mut h, 1000, 2500, 64, false);
     assert_rt_clean();
 }
+
+#[test]
+fn a_full_worker_ring_is_retried_and_loses_nothing() {
+    let mut h = Host::new(RATE, WorkerMode::Prompt);
+    h.set_ring_limit(0); // the host refuses every schedule_work for a second
+    let first = RATE as usize;
+    record_take_from(&mut h, 0, first, 128);
+    let refused = h.scheduled();
+    assert_eq!(refused, 0, "nothing got through a full ring");
+    h.set_ring_limit(4096);
+    let len = 3 * RATE as usize + 77;
+    record_take_from(&mut h, first, len, 128);
+    assert!(h.scheduled() > 0, "requests retried once the ring has room");
+    assert_eq!(
+        h.dropouts(),
+        0,
+        "the pool covered the second without a worker"
+    );
+    assert_loops(&mut h, len, len + 1000, 128, false);
+    assert_rt_clean();
+}
+
+/// Records samples `[from, to)` of the test signal with `record` on.
+fn record_take_from(h: &mut Host, from: usize, to: usize, block: usize) {
+    let mut i = from;
+    while i < to {
+        let n = block.min(to - i);
+        let input: Vec<f32> = (i..i + n).map(|k| sig(k as u64)).collect();
+        assert_eq!(h.run(&input, 1.0, 1.0), &input[..]);
+        i += n;
+    }
+}

@@ -10,21 +10,11 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub const URI: &str = "urn:looper-lv2:mono";
+pub const URI: &str = "urn:looper-lv2:mono"; // as in looper.lv2/*.ttl
 pub const CHUNK: usize = looper::chunk::CHUNK_SAMPLES;
 
 /// Port indices, as in `looper.lv2/looper.ttl`.
-pub mod port {
-    pub const IN: u32 = 0;
-    pub const OUT: u32 = 1;
-    pub const RECORD: u32 = 2;
-    pub const PLAY: u32 = 3;
-    pub const STATE: u32 = 4;
-    pub const LENGTH: u32 = 5;
-    pub const POSITION: u32 = 6;
-    pub const MEMORY: u32 = 7;
-    pub const DROPOUTS: u32 = 8;
-}
+pub use looper::plugin::port;
 
 /// The test signal: a deterministic, non-repeating value for every sample index, exact
 /// in f32, never zero.
