@@ -40,15 +40,28 @@ pub mod port {
 
 /// One plugin instance.
 pub struct Instance {
-    // Field order is drop order: the engine hands its chunks to the collector first,
-    // then the worker core frees them.
-    engine: Looper,
-    core: Box<WorkerCore>,
+    engine: ManuallyDrop<Looper>,
+    /// Owned (made by `Box::into_raw`), shared with the worker thread through
+    /// [`WorkMsg`]; a raw pointer so that `&mut Instance` in `run()` claims nothing
+    /// about the core the worker may be reading at the same time.
+    core: NonNull<WorkerCore>,
     /// Buffers as the host connected them. Audio buffers are only ever used through
     /// raw pointers, so `in` and `out` may be the same buffer (Ardour processes in
     /// place) without a `&[f32]` and a `&mut [f32]` aliasing.
     ports: [*mut c_void; port::COUNT],
     schedule: NonNull<sys::LV2_Worker_Schedule>,
+}
+
+impl Drop for Instance {
+    /// [instantiation] The engine hands its chunks to the collector first, then the
+    /// worker core frees them and is freed.
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; not used after.
+        unsafe { ManuallyDrop::drop(&mut self.engine) };
+        // SAFETY: made by Box::leak in instantiate and freed only here; the host makes
+        // no worker call after cleanup.
+        drop(unsafe { Box::from_raw(self.core.as_ptr()) });
+    }
 }
 
 /// The message the audio thread schedules: the request and where the worker's state is.
@@ -170,13 +183,13 @@ unsafe extern "C" fn instantiate(
             None => Box::new(Silent),
         };
         let mut engine = Looper::new(sample_rate, Arc::clone(&stats));
-        let core = Box::new(WorkerCore::new(stats, reporter));
+        let core = WorkerCore::new(stats, reporter);
         // The pool is full before the first run(): a take that starts at the session's
         // first sample (an export from zero) loses nothing.
         core.prefill(&mut engine);
         Some(Box::new(Instance {
-            engine,
-            core,
+            engine: ManuallyDrop::new(engine),
+            core: NonNull::from(Box::leak(Box::new(core))),
             ports: [ptr::null_mut(); port::COUNT],
             schedule,
         }))
@@ -304,7 +317,7 @@ impl Instance {
         Some((
             self.schedule,
             WorkMsg {
-                core: &*self.core,
+                core: self.core.as_ptr(),
                 req,
             },
         ))
