@@ -295,10 +295,6 @@ impl Looper {
             _ => 0.0,
         }
     }
-    /// [audio] Playback position in samples.
-    pub fn position_samples(&self) -> usize {
-        self.pos
-    }
     /// [audio] Samples that could not be stored because no chunk was ready.
     pub fn dropouts(&self) -> u64 {
         self.dropouts
@@ -307,18 +303,6 @@ impl Looper {
     /// yet freed).
     pub fn memory_bytes(&self) -> usize {
         self.stats.bytes_held()
-    }
-    /// [audio] Chunks ready in the pool.
-    pub fn ready_chunks(&self) -> usize {
-        self.pool.chunks()
-    }
-    /// [audio] The pool's target: chunks kept ready.
-    pub fn pool_target(&self) -> usize {
-        self.target_chunks
-    }
-    /// [audio] The loop's samples.
-    pub fn buffer(&self) -> &ChunkBuffer {
-        &self.buf
     }
     /// [any] The instance's memory counters.
     pub fn stats(&self) -> &Arc<MemStats> {

@@ -79,13 +79,6 @@ impl WorkerCore {
         }
     }
 
-    /// [worker] Allocations made through this worker's collector and not yet freed.
-    pub fn outstanding(&self) -> usize {
-        lock(&self.collector)
-            .as_ref()
-            .map_or(0, Collector::alloc_count)
-    }
-
     /// [instantiation] Fills `looper`'s ready pool before its first block.
     pub fn prefill(&self, looper: &mut Looper) {
         let req = looper.poll_request().unwrap_or_default();

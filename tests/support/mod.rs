@@ -8,7 +8,7 @@ use lv2::lv2_sys as sys;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 pub const URI: &str = "urn:looper-lv2:mono"; // as in looper.lv2/*.ttl
 pub const CHUNK: usize = looper::chunk::CHUNK_SAMPLES;
@@ -621,8 +621,6 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static M: Mutex<()> = Mutex::new(());
     M.lock().unwrap_or_else(|e| e.into_inner())
 }
-
-pub type Shared<T> = Arc<Mutex<T>>;
 
 /// Records `len` samples of the test signal in blocks of `block` (the last one split at
 /// exactly `len`, as hosts split cycles at automation points), checking the output is
