@@ -15,23 +15,13 @@
 mod common;
 
 use common::*;
-use looper::chunk::MemStats;
-use looper::looper::{Controls, Delivery, Looper};
-use looper::worker::{Silent, WorkerCore};
+use looper::looper::Controls;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 const RATE: usize = 48_000;
 const BS: usize = 64;
 const N: usize = 160;
-
-struct Inst {
-    lp: Looper,
-    pending: Vec<Delivery>,
-    core: WorkerCore,
-    stats: Arc<MemStats>,
-}
 
 fn main() {
     if !benchmarking() {
@@ -58,20 +48,7 @@ fn main() {
     // the machine's interruptions (which do not fall on the same period twice).
     let mut pmin = vec![u32::MAX; periods];
     for rep in 0..repeats {
-        let mut insts: Vec<Inst> = (0..N)
-            .map(|_| {
-                let stats = Arc::new(MemStats::default());
-                let mut lp = Looper::new(RATE as f64, stats.clone());
-                let core = WorkerCore::new(stats.clone(), Box::new(Silent));
-                core.prefill(&mut lp);
-                Inst {
-                    lp,
-                    pending: Vec::with_capacity(64),
-                    core,
-                    stats,
-                }
-            })
-            .collect();
+        let mut insts: Vec<Rig> = (0..N).map(|_| Rig::new(RATE as f64)).collect();
         let mut ios: Vec<Vec<f32>> = (0..N).map(|_| vec![0.0f32; BS]).collect();
         let mut times = Vec::with_capacity(periods);
         let mut worker_ns = 0u128;
@@ -84,21 +61,13 @@ fn main() {
             }
             let t0 = Instant::now();
             for (inst, io) in insts.iter_mut().zip(ios.iter_mut()) {
-                for d in inst.pending.drain(..) {
-                    inst.lp.accept(d);
-                }
+                inst.deliver();
                 inst.lp.process(rec, black_box(io));
             }
             times.push(ns_since(t0));
             let t1 = Instant::now();
             for inst in insts.iter_mut() {
-                if let Some(req) = inst.lp.poll_request() {
-                    let pending = &mut inst.pending;
-                    inst.core.work(req, &mut |d| {
-                        pending.push(d);
-                        Ok(())
-                    });
-                }
+                inst.service();
             }
             worker_ns += t1.elapsed().as_nanos();
             duty.tick();
@@ -130,19 +99,8 @@ fn main() {
         wshare.push(share);
         mem = mem.max(held as f64);
         drops += dr;
-        // Free the loops before the next run (the loopers, then their workers).
-        for inst in insts.drain(..) {
-            let Inst {
-                lp,
-                pending,
-                core,
-                stats,
-            } = inst;
-            drop(lp);
-            drop(pending);
-            drop(core);
-            drop(stats);
-        }
+        // Free the loops before the next run (Rig drops the looper before its worker).
+        drop(insts);
     }
     let det = pmin.iter().copied().max().unwrap_or(0) as f64;
     // Periods in which every looper crossed into a new chunk (all started together).

@@ -26,12 +26,10 @@ mod common;
 
 use common::*;
 use looper::buffer::NODE_BYTES;
-use looper::chunk::{pool_target, MemStats, CHUNK_BYTES, CHUNK_SAMPLES};
-use looper::looper::{Controls, Delivery, Looper};
-use looper::worker::{Silent, WorkerCore};
+use looper::chunk::{pool_target, CHUNK_BYTES, CHUNK_SAMPLES};
+use looper::looper::Controls;
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
 const RATE: usize = 48_000;
@@ -271,57 +269,34 @@ impl Way for Grow {
 
 // ---- the looper ----------------------------------------------------------------------
 
-/// Field order is drop order: the looper and undelivered items go before the worker
-/// whose collector frees them.
-struct LooperWay {
-    lp: Looper,
-    pending: Vec<Delivery>,
-    core: WorkerCore,
-    stats: Arc<MemStats>,
-}
+/// The looper itself, through the same calls as the plugin's `run()`.
+struct LooperWay(Rig);
 impl LooperWay {
     fn new() -> LooperWay {
-        let stats = Arc::new(MemStats::default());
-        let mut lp = Looper::new(RATE as f64, stats.clone());
-        let core = WorkerCore::new(stats.clone(), Box::new(Silent));
-        core.prefill(&mut lp);
-        LooperWay {
-            lp,
-            pending: Vec::with_capacity(64),
-            core,
-            stats,
-        }
+        LooperWay(Rig::new(RATE as f64))
     }
 }
 impl Way for LooperWay {
     #[inline(never)]
     fn record(&mut self, io: &mut [f32]) {
         // work_response for what the worker made since the last block, then run().
-        for d in self.pending.drain(..) {
-            self.lp.accept(d);
-        }
-        self.lp.process(REC, io);
+        self.0.deliver();
+        self.0.lp.process(REC, io);
     }
     fn service(&mut self) {
-        if let Some(req) = self.lp.poll_request() {
-            let pending = &mut self.pending;
-            self.core.work(req, &mut |d| {
-                pending.push(d);
-                Ok(())
-            });
-        }
+        self.0.service();
     }
     fn len(&self) -> usize {
-        self.lp.len()
+        self.0.lp.len()
     }
     fn held_bytes(&self) -> usize {
-        self.stats.bytes_held()
+        self.0.stats.bytes_held()
     }
     fn index_bytes(&self) -> usize {
-        self.stats.nodes_live() as usize * NODE_BYTES
+        self.0.stats.nodes_live() as usize * NODE_BYTES
     }
     fn dropped(&self) -> u64 {
-        self.lp.dropouts()
+        self.0.lp.dropouts()
     }
 }
 
@@ -590,7 +565,7 @@ fn main() {
                     _ => {
                         let mut w = LooperWay::new();
                         let r = measure(&mut w, &plan, &src, t, b, sc);
-                        mlock_failures += w.stats.mlock_failures.load(Ordering::Relaxed);
+                        mlock_failures += w.0.stats.mlock_failures.load(Ordering::Relaxed);
                         r
                     }
                 };

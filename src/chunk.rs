@@ -28,13 +28,18 @@ pub const POOL_SECONDS: f64 = 2.0;
 /// [instantiation] Spare chunks to keep ready at `sample_rate` for `channels` channels:
 /// [`POOL_SECONDS`] of audio, plus the chunk being filled when the worker is asked.
 pub fn pool_target(sample_rate: f64, channels: usize) -> usize {
-    let rate = if sample_rate.is_finite() && sample_rate > 0.0 {
-        sample_rate.min(1_536_000.0)
+    let samples = POOL_SECONDS * sane_rate(sample_rate) * channels.max(1) as f64;
+    (samples / CHUNK_SAMPLES as f64).ceil() as usize + 1
+}
+
+/// [any] The host's sample rate, or 48 kHz if it is not a usable one (zero, negative,
+/// NaN, infinite, or above 1.536 MHz, the highest rate any interface offers).
+pub fn sane_rate(sample_rate: f64) -> f64 {
+    if sample_rate.is_finite() && sample_rate > 0.0 && sample_rate <= 1_536_000.0 {
+        sample_rate
     } else {
         48_000.0
-    };
-    let samples = POOL_SECONDS * rate * channels.max(1) as f64;
-    (samples / CHUNK_SAMPLES as f64).ceil() as usize + 1
+    }
 }
 
 /// Counters shared by one plugin instance's chunks, its worker and its audio thread.

@@ -81,3 +81,10 @@ pub extern "C" fn looper_test_chunks_freed() -> u64 {
 pub extern "C" fn looper_test_inject_alloc_failures(n: u64) {
     chunk::INJECT_ALLOC_FAILURES.store(n, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// [any] Test builds: the next block's processing panics.
+#[cfg(feature = "rt-guard")]
+#[no_mangle]
+pub extern "C" fn looper_test_inject_panic() {
+    rt::INJECT_PANIC.store(true, std::sync::atomic::Ordering::Relaxed);
+}

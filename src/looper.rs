@@ -7,7 +7,7 @@ use basedrop::Owned;
 use std::sync::Arc;
 
 use crate::buffer::{ChunkBuffer, Node, ReadyPool, NODE_TARGET};
-use crate::chunk::{pool_target, Chunk, MemStats};
+use crate::chunk::{pool_target, sane_rate, Chunk, MemStats};
 
 /// What the looper is doing; the value is the `state` output port's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,11 +110,7 @@ impl Looper {
             play_was_on: false,
             dropouts: 0,
             panics: 0,
-            sample_rate: if sample_rate.is_finite() && sample_rate > 0.0 {
-                sample_rate
-            } else {
-                48_000.0
-            },
+            sample_rate: sane_rate(sample_rate),
             target_chunks,
             chunks_in_flight: 0,
             nodes_in_flight: 0,
@@ -130,6 +126,10 @@ impl Looper {
     /// (input plus the loop's playback) on return. Control changes take effect at the
     /// block's first sample.
     pub fn process(&mut self, controls: Controls, io: &mut [f32]) {
+        #[cfg(feature = "rt-guard")]
+        if crate::rt::INJECT_PANIC.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            panic!("injected for a test");
+        }
         self.apply_controls(controls);
         match self.state {
             State::Recording => {

@@ -9,6 +9,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 #[cfg(feature = "rt-guard")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Test builds: the next block's processing panics (to test that the panic stays on
+/// this side of the C boundary).
+#[cfg(feature = "rt-guard")]
+pub static INJECT_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 #[cfg(feature = "rt-guard")]
 static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
 #[cfg(feature = "rt-guard")]

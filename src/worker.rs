@@ -94,42 +94,35 @@ impl WorkerCore {
     pub fn work(&self, req: Request, respond: &mut dyn FnMut(Delivery) -> Result<(), Delivery>) {
         self.collect();
         let mut unsent = lock(&self.unsent);
-        let mut backlog = std::mem::take(&mut *unsent);
-        for d in backlog.drain(..) {
+        let backlog = std::mem::take(&mut *unsent);
+        // Every item goes to `respond`; what the host cannot take waits for the next call.
+        let mut send = |d: Delivery| {
             if let Err(d) = respond(d) {
                 unsent.push(d);
             }
+        };
+        for d in backlog {
+            send(d);
         }
-        let mut short_chunks = 0;
-        for _ in 0..req.chunks {
-            match Chunk::new(&self.stats) {
-                Some(c) => {
-                    if let Err(d) = respond(Delivery::Chunk(Owned::new(&self.handle, c))) {
-                        unsent.push(d);
-                    }
+        // Makes `count` items; returns how many the system refused.
+        let mut make = |count: u32, item: &dyn Fn() -> Option<Delivery>| {
+            let mut short = 0;
+            for _ in 0..count {
+                match item() {
+                    Some(d) => send(d),
+                    None => short += 1,
                 }
-                None => short_chunks += 1,
             }
-        }
-        let mut short_nodes = 0;
-        for _ in 0..req.nodes {
-            match Node::new(&self.stats) {
-                Some(n) => {
-                    if let Err(d) = respond(Delivery::Node(Owned::new(&self.handle, n))) {
-                        unsent.push(d);
-                    }
-                }
-                None => short_nodes += 1,
-            }
-        }
-        if short_chunks + short_nodes > 0 {
-            let d = Delivery::Shortfall {
-                chunks: short_chunks,
-                nodes: short_nodes,
-            };
-            if let Err(d) = respond(d) {
-                unsent.push(d);
-            }
+            short
+        };
+        let chunks = make(req.chunks, &|| {
+            Chunk::new(&self.stats).map(|c| Delivery::Chunk(Owned::new(&self.handle, c)))
+        });
+        let nodes = make(req.nodes, &|| {
+            Node::new(&self.stats).map(|n| Delivery::Node(Owned::new(&self.handle, n)))
+        });
+        if chunks + nodes > 0 {
+            send(Delivery::Shortfall { chunks, nodes });
         }
         drop(unsent);
         self.report(&req);

@@ -294,3 +294,51 @@ pub fn benchmarking() -> bool {
     }
     yes
 }
+
+/// One looper with its worker run inline, as the benchmarks drive it: `deliver` then
+/// `process` is the audio thread's block (`work_response`, then `run()`), `service` the
+/// worker's turn between blocks, outside any timed region.
+///
+/// Field order is drop order: the looper and undelivered items go before the worker
+/// whose collector frees them.
+pub struct Rig {
+    pub lp: looper::looper::Looper,
+    pending: Vec<looper::looper::Delivery>,
+    core: looper::worker::WorkerCore,
+    pub stats: std::sync::Arc<looper::chunk::MemStats>,
+}
+
+impl Rig {
+    /// A looper at `rate` with its pool filled, as after `instantiate`.
+    pub fn new(rate: f64) -> Rig {
+        let stats = std::sync::Arc::new(looper::chunk::MemStats::default());
+        let mut lp = looper::looper::Looper::new(rate, stats.clone());
+        let core = looper::worker::WorkerCore::new(stats.clone(), Box::new(looper::worker::Silent));
+        core.prefill(&mut lp);
+        Rig {
+            lp,
+            pending: Vec::with_capacity(64),
+            core,
+            stats,
+        }
+    }
+
+    /// [audio] Takes what the worker made since the last block.
+    #[inline]
+    pub fn deliver(&mut self) {
+        for d in self.pending.drain(..) {
+            self.lp.accept(d);
+        }
+    }
+
+    /// [worker] Serves the looper's request, if it made one.
+    pub fn service(&mut self) {
+        if let Some(req) = self.lp.poll_request() {
+            let pending = &mut self.pending;
+            self.core.work(req, &mut |d| {
+                pending.push(d);
+                Ok(())
+            });
+        }
+    }
+}

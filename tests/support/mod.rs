@@ -699,6 +699,12 @@ pub fn lost_samples(loop_: &[f32], input_len: usize) -> u64 {
 }
 
 impl Lib {
+    /// The next block's processing panics inside the plugin.
+    pub fn inject_panic(&self) {
+        let f: extern "C" fn() = self.sym(b"looper_test_inject_panic\0");
+        f()
+    }
+
     /// The next `n` chunk allocations fail as if the system refused the memory.
     pub fn inject_alloc_failures(&self, n: u64) {
         let f: extern "C" fn(u64) = self.sym(b"looper_test_inject_alloc_failures\0");
