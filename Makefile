@@ -25,9 +25,13 @@ TTL      := $(BUNDLE)/manifest.ttl $(BUNDLE)/looper.ttl
 
 all: build
 
+# Where cargo builds (CARGO_TARGET_DIR or build.target-dir honoured), from its metadata.
+TARGET_DIR_CMD := $(CARGO) metadata --format-version 1 --no-deps \
+	| sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+
 build:
 	$(CARGO) build --release --locked
-	cp target/release/$(LIB) $(BUNDLE)/$(LIB)
+	cp "$$($(TARGET_DIR_CMD))/release/$(LIB)" $(BUNDLE)/$(LIB)
 
 install: build
 	install -d $(INSTDIR)

@@ -15,7 +15,7 @@
 mod common;
 
 use common::*;
-use looper::looper::Controls;
+use looper::engine::looper::Controls;
 use std::hint::black_box;
 use std::time::Instant;
 

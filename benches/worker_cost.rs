@@ -16,8 +16,8 @@ mod common;
 
 use common::*;
 use looper::chunk::{MemStats, CHUNK_SAMPLES};
-use looper::looper::{Delivery, Request};
-use looper::worker::{Silent, WorkerCore};
+use looper::engine::looper::{Delivery, Request};
+use looper::engine::worker::{Silent, WorkerCore};
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -5,12 +5,11 @@
 //! `mlock`ed chunks; the host's LV2 worker makes fresh chunks ahead of need and frees
 //! retired ones, off the audio thread.
 //!
-//! - [`chunk`]: one chunk of memory; made and freed on the worker.
-//! - [`buffer`]: the ChunkBuffer, its radix index and the ready pool.
-//! - [`looper`]: the state machine (record, close, play, stop) and the requests.
-//! - [`worker`]: the worker's side: making, freeing, reporting.
+//! - [`engine`]: everything the looper does, without a plugin-API type: chunks, the
+//!   persistent tree of a loop version, the pool, the undo history, fades, the state
+//!   machine, the worker's side.
+//! - [`lv2`]: the thin LV2 glue, on `lv2-sys`'s C types (both plugins).
 //! - [`rt`]: the wrapper every audio-thread entry point passes through.
-//! - [`plugin`]: the thin LV2 glue, on `lv2-sys`'s C types.
 //!
 //! # Entry points
 //!
@@ -36,12 +35,12 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod buffer;
-pub mod chunk;
-pub mod looper;
-pub mod plugin;
+pub mod engine;
+pub mod lv2;
 pub mod rt;
-pub mod worker;
+
+pub use engine::chunk;
+pub use lv2::plugin;
 
 #[cfg(feature = "rt-guard")]
 #[global_allocator]
@@ -65,21 +64,21 @@ pub extern "C" fn looper_test_rt_scopes() -> u64 {
 #[cfg(feature = "rt-guard")]
 #[no_mangle]
 pub extern "C" fn looper_test_chunks_made() -> u64 {
-    chunk::TOTAL_CHUNKS_MADE.load(std::sync::atomic::Ordering::Relaxed)
+    engine::chunk::TOTAL_CHUNKS_MADE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// [any] Test builds: chunks freed so far, process-wide.
 #[cfg(feature = "rt-guard")]
 #[no_mangle]
 pub extern "C" fn looper_test_chunks_freed() -> u64 {
-    chunk::TOTAL_CHUNKS_FREED.load(std::sync::atomic::Ordering::Relaxed)
+    engine::chunk::TOTAL_CHUNKS_FREED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// [any] Test builds: the next `n` chunk allocations fail as if the system refused them.
 #[cfg(feature = "rt-guard")]
 #[no_mangle]
 pub extern "C" fn looper_test_inject_alloc_failures(n: u64) {
-    chunk::INJECT_ALLOC_FAILURES.store(n, std::sync::atomic::Ordering::Relaxed);
+    engine::chunk::INJECT_ALLOC_FAILURES.store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// [any] Test builds: the next block's processing panics.

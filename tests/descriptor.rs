@@ -104,10 +104,18 @@ fn a_new_take_replaces_the_old_loop_and_its_memory() {
         assert_eq!(o, input[t % short], "sample {t} of the second take");
     }
     h.idle((RATE * 0.5) as usize, 256); // the worker collects within a report interval
-    let held = h.memory_bytes();
     let target = looper::chunk::pool_target(RATE, 1);
     let bound =
-        ((1 + target) * looper::chunk::CHUNK_BYTES + 16 * looper::buffer::NODE_BYTES) as f64;
+        ((1 + target) * looper::chunk::CHUNK_BYTES + 16 * looper::engine::tree::NODE_BYTES) as f64;
+    // The old take is an undo step: its memory is held ...
+    assert_eq!(h.control(port::LAYERS), 2.0, "two takes to undo");
+    let long_take = (20 * CHUNK) as f64 * 4.0;
+    assert!(h.memory_bytes() > bound + long_take * 0.9, "{} held", h.memory_bytes());
+    // ... until the history may hold nothing: then the oldest steps are released.
+    h.set(port::UNDO_MEMORY, 0.0);
+    h.idle((RATE * 0.5) as usize, 256);
+    assert_eq!(h.control(port::LAYERS), 0.0);
+    let held = h.memory_bytes();
     assert!(
         held <= bound,
         "after a short take over a long one: {held} bytes held, at most {bound}"

@@ -13,20 +13,66 @@ fn run_block(
     record: f32,
     play: f32,
 ) -> Vec<f32> {
-    inst.set_control_input(PortIndex(port::RECORD as usize), record)
-        .unwrap();
-    inst.set_control_input(PortIndex(port::PLAY as usize), play)
-        .unwrap();
-    let mut out = vec![f32::NAN; input.len()];
+    run_channels(inst, features, &[input], record, play).remove(0)
+}
+
+/// One block of every channel in `inputs` (the stereo plugin's right input is `in_r`,
+/// after `in_l` in port order); fade 0, for exact output. Returns each channel's output.
+fn run_channels(
+    inst: &mut livi::Instance,
+    features: &livi::Features,
+    inputs: &[&[f32]],
+    record: f32,
+    play: f32,
+) -> Vec<Vec<f32>> {
+    for (p, v) in [(port::RECORD, record), (port::PLAY, play), (port::FADE, 0.0)] {
+        inst.set_control_input(PortIndex(p as usize), v).unwrap();
+    }
+    let n = inputs[0].len();
+    let mut outs = vec![vec![f32::NAN; n]; inputs.len()];
     let ports = EmptyPortConnections::new()
-        .with_audio_inputs(std::iter::once(input))
-        .with_audio_outputs(std::iter::once(out.as_mut_slice()));
-    // SAFETY: the ports hold input.len() samples, within the host's block bounds.
-    unsafe { inst.run(input.len(), ports) }.expect("run");
+        .with_audio_inputs(inputs.iter().copied())
+        .with_audio_outputs(outs.iter_mut().map(|o| o.as_mut_slice()));
+    // SAFETY: the ports hold n samples, within the host's block bounds.
+    unsafe { inst.run(n, ports) }.expect("run");
     // Deterministic: the work scheduled in this block is done now, its responses are
     // delivered at the start of the next run.
     features.worker_manager().run_workers();
-    out
+    outs
+}
+
+#[test]
+fn lilv_host_loads_the_stereo_plugin_and_loops_both_channels_exactly() {
+    let _lib = Lib::get();
+    let world = livi::World::with_load_bundle(&format!("file://{}/", bundle_dir().display()));
+    let plugin = world.plugin_by_uri(STEREO_URI).expect("the stereo plugin");
+    assert_eq!(plugin.name(), "Looper (stereo)");
+    let features = world
+        .try_build_features(livi::FeaturesBuilder {
+            min_block_length: 1,
+            max_block_length: 4096,
+        })
+        .unwrap();
+    // SAFETY: the features outlive the instance.
+    let mut inst = unsafe { plugin.instantiate(features.clone(), 48_000.0) }.expect("instantiate");
+    let len = 3 * CHUNK + 555;
+    let (l, r): (Vec<f32>, Vec<f32>) = (0..len as u64).map(|k| (sig(k), sig(k + 1_000_003))).unzip();
+    for i in (0..len).step_by(300) {
+        let e = (i + 300).min(len);
+        let out = run_channels(&mut inst, &features, &[&l[i..e], &r[i..e]], 1.0, 1.0);
+        assert_eq!((&out[0][..], &out[1][..]), (&l[i..e], &r[i..e]));
+    }
+    let mut t = 0;
+    while t < 2 * len {
+        let z = vec![0.0; 512];
+        let out = run_channels(&mut inst, &features, &[&z, &z], 0.0, 1.0);
+        for j in 0..512 {
+            assert_eq!(out[0][j], l[(t + j) % len], "left {}", t + j);
+            assert_eq!(out[1][j], r[(t + j) % len], "right {}", t + j);
+        }
+        t += 512;
+    }
+    assert_rt_clean();
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! the process-wide counters it reads are its own.
 
 mod support;
-use looper::buffer::NODE_BYTES;
+use looper::engine::tree::NODE_BYTES;
 use looper::chunk::{pool_target, CHUNK_BYTES};
 use support::*;
 
@@ -66,7 +66,9 @@ fn ten_minutes_record_and_read_back_exactly() {
         "10 min at 48 kHz: {audio} bytes of audio, {held} held ({:.2} MiB beyond)",
         (held - audio) / 1048576.0
     );
-    // A new take over it: one second.
+    // A new take over it, one second long, with room for 64 MiB of history: the
+    // old loop (110 MiB) does not fit, so it is released, not kept for undo.
+    h.set(port::UNDO_MEMORY, 64.0);
     let short = RATE as usize;
     let take: Vec<f32> = (0..short).map(|k| sig(k as u64 + 999)).collect();
     for c in take.chunks(block) {
@@ -76,6 +78,7 @@ fn ten_minutes_record_and_read_back_exactly() {
     assert_eq!(out, take);
     h.idle(RATE as usize, 512); // the worker frees the old loop
     let held = h.memory_bytes();
+    assert_eq!(h.control(port::LAYERS), 0.0, "no step left to undo");
     assert!(
         held <= (short * 4) as f64 + spare,
         "after the new take {held} bytes are held"

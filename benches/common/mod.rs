@@ -302,9 +302,9 @@ pub fn benchmarking() -> bool {
 /// Field order is drop order: the looper and undelivered items go before the worker
 /// whose collector frees them.
 pub struct Rig {
-    pub lp: looper::looper::Looper,
-    pending: Vec<looper::looper::Delivery>,
-    core: looper::worker::WorkerCore,
+    pub lp: looper::engine::looper::Looper,
+    pending: Vec<looper::engine::looper::Delivery>,
+    core: looper::engine::worker::WorkerCore,
     pub stats: std::sync::Arc<looper::chunk::MemStats>,
 }
 
@@ -312,8 +312,8 @@ impl Rig {
     /// A looper at `rate` with its pool filled, as after `instantiate`.
     pub fn new(rate: f64) -> Rig {
         let stats = std::sync::Arc::new(looper::chunk::MemStats::default());
-        let mut lp = looper::looper::Looper::new(rate, stats.clone());
-        let core = looper::worker::WorkerCore::new(stats.clone(), Box::new(looper::worker::Silent));
+        let mut lp = looper::engine::looper::Looper::new(rate, stats.clone());
+        let core = looper::engine::worker::WorkerCore::new(stats.clone(), Box::new(looper::engine::worker::Silent));
         core.prefill(&mut lp);
         Rig {
             lp,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 pub const URI: &str = "urn:looper-lv2:mono"; // as in looper.lv2/*.ttl
+pub const STEREO_URI: &str = "urn:looper-lv2:stereo";
 pub const CHUNK: usize = looper::chunk::CHUNK_SAMPLES;
 
 /// Port indices, as in `looper.lv2/looper.ttl`.
@@ -80,13 +81,23 @@ impl Lib {
         }
     }
 
+    /// The mono looper's descriptor.
     pub fn descriptor(&self) -> &'static sys::LV2_Descriptor {
+        self.descriptor_of(1)
+    }
+
+    /// The descriptor of the looper of `channels` (1 or 2).
+    pub fn descriptor_of(&self, channels: usize) -> &'static sys::LV2_Descriptor {
         let f: unsafe extern "C" fn(u32) -> *const sys::LV2_Descriptor =
             self.sym(b"lv2_descriptor\0");
-        // SAFETY: index 0 is the mono looper; the descriptor is static in the library.
-        let d = unsafe { f(0).as_ref() }.expect("descriptor 0");
+        let index = channels as u32 - 1;
+        // SAFETY: indices 0 and 1 are the mono and stereo loopers; static descriptors.
+        let d = unsafe { f(index).as_ref() }.expect("descriptor");
         // SAFETY: URI is a static C string.
-        assert_eq!(unsafe { CStr::from_ptr(d.URI) }.to_str().unwrap(), URI);
+        let uri = unsafe { CStr::from_ptr(d.URI) }.to_str().unwrap();
+        assert_eq!(uri, if channels == 2 { STEREO_URI } else { URI });
+        // SAFETY: past the last plugin the library answers null.
+        assert!(unsafe { f(2) }.is_null());
         d
     }
 
@@ -323,7 +334,9 @@ pub struct Host {
     _features: Vec<sys::LV2_Feature>,
     _feature_ptrs: Vec<*const sys::LV2_Feature>,
     _uris: Vec<CString>,
-    controls: Box<[f32; 9]>,
+    controls: Box<[f32; port::COUNT]>,
+    pub channels: usize,
+    out_r: Vec<f32>,
     out: Vec<f32>,
     pub rate: f64,
     pub frames: u64,
@@ -335,8 +348,19 @@ impl Host {
         Host::with_log(rate, mode, true)
     }
 
+    /// The stereo looper at `rate`, with `log:log` offered.
+    pub fn stereo(rate: f64, mode: WorkerMode) -> Host {
+        Host::make(rate, mode, true, 2)
+    }
+
     pub fn with_log(rate: f64, mode: WorkerMode, offer_log: bool) -> Host {
-        let desc = Lib::get().descriptor();
+        Host::make(rate, mode, offer_log, 1)
+    }
+
+    /// Instantiates the looper of `channels`. Every control port is connected, at its
+    /// default except `fade`, which is 0 (exact output) unless a test sets it.
+    pub fn make(rate: f64, mode: WorkerMode, offer_log: bool, channels: usize) -> Host {
+        let desc = Lib::get().descriptor_of(channels);
         let map = Box::new(UridMap {
             map: Mutex::new(HashMap::new()),
         });
@@ -430,24 +454,22 @@ impl Host {
             _features: features,
             _feature_ptrs: feature_ptrs,
             _uris: uris,
-            controls: Box::new([0.0; 9]),
+            controls: Box::new([0.0; port::COUNT]),
+            channels,
+            out_r: Vec::new(),
             out: Vec::new(),
             rate,
             frames: 0,
         };
-        h.controls[port::PLAY as usize] = 1.0;
-        for p in port::STATE..=port::DROPOUTS {
-            // SAFETY: control ports take a pointer to one f32 that outlives the instance.
-            unsafe {
-                desc.connect_port.unwrap()(
-                    instance,
-                    p,
-                    &mut h.controls[p as usize] as *mut f32 as *mut c_void,
-                )
-            };
+        for (p, v) in [
+            (port::PLAY, 1.0),
+            (port::FEEDBACK, 1.0),
+            (port::UNDO_MEMORY, 1024.0),
+        ] {
+            h.controls[p as usize] = v;
         }
-        for p in [port::RECORD, port::PLAY] {
-            // SAFETY: as above.
+        for p in port::RECORD..=port::REDOS {
+            // SAFETY: control ports take a pointer to one f32 that outlives the instance.
             unsafe {
                 desc.connect_port.unwrap()(
                     instance,
@@ -512,14 +534,70 @@ impl Host {
         self.run_ptrs(p, p, io.len(), record, play);
     }
 
+    /// Sets a control input (it stays until set again).
+    pub fn set(&mut self, p: u32, value: f32) {
+        assert!(p >= port::RECORD && p < port::STATE || (port::OVERDUB..=port::WET).contains(&p));
+        self.controls[p as usize] = value;
+    }
+
+    /// Runs one stereo block with separate buffers; returns (left, right) out.
+    pub fn run_stereo(&mut self, l: &[f32], r: &[f32], record: f32, play: f32) -> (Vec<f32>, Vec<f32>) {
+        assert_eq!(self.channels, 2);
+        let n = l.len();
+        let (mut il, mut ir) = (l.to_vec(), r.to_vec());
+        let (mut ol, mut or) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+        self.run_ptrs2(
+            [(il.as_mut_ptr(), ol.as_mut_ptr()), (ir.as_mut_ptr(), or.as_mut_ptr())],
+            n,
+            record,
+            play,
+        );
+        (ol, or)
+    }
+
+    /// Runs one stereo block in place (as Ardour does): `l` and `r` are in and out.
+    pub fn run_stereo_in_place(&mut self, l: &mut [f32], r: &mut [f32], record: f32, play: f32) {
+        assert_eq!(self.channels, 2);
+        let (pl, pr) = (l.as_mut_ptr(), r.as_mut_ptr());
+        self.run_ptrs2([(pl, pl), (pr, pr)], l.len(), record, play);
+    }
+
+    /// The right channel's output of the last `run` of a stereo host (its input was
+    /// the left input negated).
+    pub fn out_right(&self) -> &[f32] {
+        &self.out_r
+    }
+
     fn run_ptrs(&mut self, ip: *mut f32, op: *mut f32, n: usize, record: f32, play: f32) {
+        if self.channels == 2 {
+            // A mono test on the stereo plugin: the right input is the left negated.
+            // SAFETY: ip holds n samples.
+            let mut ir: Vec<f32> = unsafe { std::slice::from_raw_parts(ip, n) }
+                .iter()
+                .map(|v| -v)
+                .collect();
+            let mut or = std::mem::take(&mut self.out_r);
+            or.clear();
+            or.resize(n, f32::NAN);
+            self.run_ptrs2([(ip, op), (ir.as_mut_ptr(), or.as_mut_ptr())], n, record, play);
+            self.out_r = or;
+            return;
+        }
+        self.run_ptrs2([(ip, op), (std::ptr::null_mut(), std::ptr::null_mut())], n, record, play);
+    }
+
+    fn run_ptrs2(&mut self, bufs: [(*mut f32, *mut f32); 2], n: usize, record: f32, play: f32) {
         self.controls[port::RECORD as usize] = record;
         self.controls[port::PLAY as usize] = play;
         let (c, i, d) = (self.desc.connect_port.unwrap(), self.instance, self.desc);
-        // SAFETY: both buffers hold n samples and live across run().
+        // SAFETY: the buffers hold n samples and live across run().
         unsafe {
-            c(i, port::IN, ip as *mut c_void);
-            c(i, port::OUT, op as *mut c_void);
+            c(i, port::IN, bufs[0].0 as *mut c_void);
+            c(i, port::OUT, bufs[0].1 as *mut c_void);
+            if self.channels == 2 {
+                c(i, port::IN_R, bufs[1].0 as *mut c_void);
+                c(i, port::OUT_R, bufs[1].1 as *mut c_void);
+            }
             rt_enter();
             d.run.unwrap()(i, n as u32);
             rt_exit();

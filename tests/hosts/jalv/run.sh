@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# jalv on its own JACK dummy server, the installed bundle (LV2_PATH), controls set
-# through jalv's console, audio in and out through JACK: the output loops what was
-# recorded. Prints `jalv: N passed, N failed`.
+# jalv on its own JACK dummy server, the installed bundle (LV2_PATH): the mono and the
+# stereo looper side by side, each started with fade = 0, record set through jalv's
+# console, audio in and out through JACK: every output channel loops what was recorded
+# on it. Prints `jalv: N passed, N failed`.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${LV2_PATH:?set LV2_PATH to the directory holding the installed looper.lv2}"
@@ -14,8 +15,8 @@ art=$(mktemp -d /tmp/looper-jalv.XXXXXX)
 # A fixed server name: JACK reuses a registry entry of the same name left by a server
 # that died, while entries of other names fill its registry (8 servers at most).
 server="looper-test"
-name="looper-$$"
-pids=()       # jalv and the FIFO holder
+name="looper-$$"   # jalv client names: $name-mono, $name-stereo
+pids=()       # the jalvs and their FIFO holders
 jack_pid=""
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -28,7 +29,7 @@ cleanup() {
     kill -9 "$jack_pid" 2>/dev/null
     wait "$jack_pid" 2>/dev/null
   fi
-  rm -f /dev/shm/jack_"$server"_* /dev/shm/jack_sem.*_"$server"_* "$art/console"
+  rm -f /dev/shm/jack_"$server"_* /dev/shm/jack_sem.*_"$server"_* "$art"/*.console
 }
 trap cleanup EXIT
 
@@ -43,25 +44,30 @@ jackd -n "$server" -S -t 20000 --no-realtime -d dummy -r 48000 -p 256 >"$art/jac
 jack_pid=$!
 for _ in $(seq 50); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
 
-mkfifo "$art/console"
-# jalv quits at the end of its input: a holder keeps the FIFO open for it.
-sleep 1000 >"$art/console" &
-pids+=($!)
-stdbuf -oL -eL jalv -x -p -n "$name" -t urn:looper-lv2:mono <"$art/console" >"$art/jalv.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do jack_lsp 2>/dev/null | grep -q "^$name:out" && break; sleep 0.1; done
-if ! jack_lsp 2>/dev/null | grep -q "^$name:out"; then
-  echo "FAIL: jalv did not load the plugin; artifacts in $art"; cat "$art/jalv.log"
-  echo "jalv: 0 passed, 1 failed"; exit 1
-fi
+for kind in mono stereo; do
+  mkfifo "$art/$kind.console"
+  # jalv quits at the end of its input: a holder keeps the FIFO open for it.
+  sleep 1000 >"$art/$kind.console" &
+  pids+=($!)
+  stdbuf -oL -eL jalv -x -p -n "$name-$kind" -c fade=0 -t "urn:looper-lv2:$kind" \
+    <"$art/$kind.console" >"$art/$kind.log" 2>&1 &
+  pids+=($!)
+done
+for kind in mono stereo; do
+  for _ in $(seq 100); do jack_lsp 2>/dev/null | grep -q "^$name-$kind:out" && break; sleep 0.1; done
+  if ! jack_lsp 2>/dev/null | grep -q "^$name-$kind:out"; then
+    echo "FAIL: jalv did not load urn:looper-lv2:$kind; artifacts in $art"; cat "$art/$kind.log"
+    echo "jalv: 0 passed, 1 failed"; exit 1
+  fi
+done
 
-if timeout 60 /usr/bin/python3 "$here/check_loop.py" "$name" "$art/console" "$art" "$art/jalv.log"; then
-  echo "PASS: jalv loops what was recorded"
+if timeout 60 /usr/bin/python3 "$here/check_loop.py" "$art" mono="$name-mono" stereo="$name-stereo"; then
+  echo "PASS: jalv loops what was recorded (mono; stereo, both channels)"
   echo "jalv: 1 passed, 0 failed"
   trap - EXIT; cleanup; [ -n "${KEEP_ARTIFACTS:-}" ] || rm -rf "$art"
   exit 0
 fi
-echo "FAIL: see artifacts in $art (jalv.log, jackd.log, input.npy, output.npy)"
-tail -20 "$art/jalv.log"
+echo "FAIL: see artifacts in $art (mono.log, stereo.log, jackd.log, *.input.npy, *.output.npy)"
+tail -n 20 "$art/mono.log" "$art/stereo.log"
 echo "jalv: 0 passed, 1 failed"
 exit 1

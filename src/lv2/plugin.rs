@@ -1,6 +1,7 @@
 //! The LV2 glue: the descriptor, the ports, the features and the worker interface, on
 //! the C types of `lv2-sys`. Thin on purpose: everything it does besides moving values
-//! is in [`crate::looper`] and [`crate::worker`].
+//! is in [`crate::engine`]. One glue serves both plugins: the mono and the stereo
+//! descriptor differ only in their URI and their channel count.
 //!
 //! Why not rust-lv2's `Plugin`/`Worker` traits: they hand every callback `&mut self`
 //! for the whole call. A host may call `work_response` from inside `schedule_work`,
@@ -15,15 +16,18 @@ use std::mem::{size_of, ManuallyDrop};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
-use crate::chunk::MemStats;
-use crate::looper::{Controls, Delivery, Looper, Request};
+use crate::engine::chunk::MemStats;
+use crate::engine::looper::{Controls, Delivery, Looper, Request};
+use crate::engine::worker::{Level, Reporter, Silent, WorkerCore};
 use crate::rt;
-use crate::worker::{Level, Reporter, Silent, WorkerCore};
 
-/// The plugin's URI (also in `looper.lv2/looper.ttl`).
+/// The mono plugin's URI (also in `looper.lv2/looper.ttl`).
 pub const URI: &CStr = c"urn:looper-lv2:mono";
+/// The stereo plugin's URI.
+pub const STEREO_URI: &CStr = c"urn:looper-lv2:stereo";
 
-/// Port indices, in `lv2:index` order.
+/// Port indices, in `lv2:index` order. Both plugins have ports 0 to 19 (in the stereo
+/// one, 0 and 1 are the left channel); the stereo plugin adds 20 and 21.
 pub mod port {
     pub const IN: u32 = 0;
     pub const OUT: u32 = 1;
@@ -34,8 +38,24 @@ pub mod port {
     pub const POSITION: u32 = 6;
     pub const MEMORY: u32 = 7;
     pub const DROPOUTS: u32 = 8;
-    /// Number of ports.
-    pub const COUNT: usize = 9;
+    pub const OVERDUB: u32 = 9;
+    pub const FEEDBACK: u32 = 10;
+    pub const UNDO: u32 = 11;
+    pub const REDO: u32 = 12;
+    pub const CLEAR: u32 = 13;
+    pub const UNDO_MEMORY: u32 = 14;
+    pub const FADE: u32 = 15;
+    pub const DRY: u32 = 16;
+    pub const WET: u32 = 17;
+    pub const LAYERS: u32 = 18;
+    pub const REDOS: u32 = 19;
+    /// Stereo only.
+    pub const IN_R: u32 = 20;
+    pub const OUT_R: u32 = 21;
+    /// Ports of the mono plugin.
+    pub const MONO_COUNT: usize = 20;
+    /// Ports of the stereo plugin (the most either has).
+    pub const COUNT: usize = 22;
 }
 
 /// One plugin instance.
@@ -50,6 +70,7 @@ pub struct Instance {
     /// place) without a `&[f32]` and a `&mut [f32]` aliasing.
     ports: [*mut c_void; port::COUNT],
     schedule: NonNull<sys::LV2_Worker_Schedule>,
+    channels: usize,
 }
 
 impl Drop for Instance {
@@ -152,7 +173,7 @@ unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Feature
 /// [instantiation] `instantiate`: makes the engine and fills its pool of ready chunks.
 /// Null when `urid:map` or `work:schedule` is missing.
 unsafe extern "C" fn instantiate(
-    _descriptor: *const sys::LV2_Descriptor,
+    descriptor: *const sys::LV2_Descriptor,
     sample_rate: f64,
     _bundle_path: *const c_char,
     features: *const *const sys::LV2_Feature,
@@ -182,7 +203,8 @@ unsafe extern "C" fn instantiate(
             }
             None => Box::new(Silent),
         };
-        let mut engine = Looper::new(sample_rate, Arc::clone(&stats));
+        let channels = if ptr::eq(descriptor, &STEREO.0) { 2 } else { 1 };
+        let mut engine = Looper::new(sample_rate, channels, Arc::clone(&stats));
         let core = WorkerCore::new(stats, reporter);
         // The pool is full before the first run(): a take that starts at the session's
         // first sample (an export from zero) loses nothing.
@@ -192,6 +214,7 @@ unsafe extern "C" fn instantiate(
             core: NonNull::from(Box::leak(Box::new(core))),
             ports: [ptr::null_mut(); port::COUNT],
             schedule,
+            channels,
         }))
     });
     match made {
@@ -232,10 +255,12 @@ unsafe extern "C" fn run(handle: sys::LV2_Handle, sample_count: u32) {
         // SAFETY: as above; the panic left no borrow behind.
         let this = unsafe { &mut *inst };
         this.engine.count_panic();
-        let out = this.ports[port::OUT as usize].cast::<f32>();
-        if !out.is_null() {
-            // SAFETY: the host connected `out` to `n` samples for this call.
-            unsafe { ptr::write_bytes(out, 0, n) };
+        for p in [port::OUT, port::OUT_R].into_iter().take(this.channels) {
+            let out = this.ports[p as usize].cast::<f32>();
+            if !out.is_null() {
+                // SAFETY: the host connected `out` to `n` samples for this call.
+                unsafe { ptr::write_bytes(out, 0, n) };
+            }
         }
         return;
     };
@@ -267,34 +292,56 @@ impl Instance {
     /// Returns the work to schedule, if any.
     fn process(&mut self, n: usize) -> Option<(NonNull<sys::LV2_Worker_Schedule>, WorkMsg)> {
         let p = &self.ports;
-        let (input, output) = (
-            p[port::IN as usize].cast::<f32>(),
-            p[port::OUT as usize].cast::<f32>(),
-        );
-        if input.is_null() || output.is_null() {
-            return None;
+        let audio = [(port::IN, port::OUT), (port::IN_R, port::OUT_R)];
+        let mut bufs: [*mut f32; 2] = [ptr::null_mut(); 2];
+        for (c, (i, o)) in audio.into_iter().enumerate().take(self.channels) {
+            let (input, output) = (p[i as usize].cast::<f32>(), p[o as usize].cast::<f32>());
+            if input.is_null() || output.is_null() {
+                return None;
+            }
+            // SAFETY: both buffers hold `n` samples for this call (LV2 connect_port
+            // contract). ptr::copy is a memmove, sound when they are the same buffer;
+            // after it only the output pointer is used.
+            unsafe { ptr::copy(input, output, n) };
+            bufs[c] = output;
         }
-        let control = |i: u32| {
+        let d = Controls::default();
+        let control = |i: u32, default: f32| {
             let c = p[i as usize].cast::<f32>();
             if c.is_null() {
-                0.0
+                default
             } else {
                 // SAFETY: a connected control input holds one f32 for this call.
                 unsafe { *c }
             }
         };
         let controls = Controls {
-            record: control(port::RECORD),
-            play: control(port::PLAY),
+            record: control(port::RECORD, d.record),
+            play: control(port::PLAY, d.play),
+            overdub: control(port::OVERDUB, d.overdub),
+            feedback: control(port::FEEDBACK, d.feedback),
+            undo: control(port::UNDO, d.undo),
+            redo: control(port::REDO, d.redo),
+            clear: control(port::CLEAR, d.clear),
+            undo_memory: control(port::UNDO_MEMORY, d.undo_memory),
+            fade: control(port::FADE, d.fade),
+            dry: control(port::DRY, d.dry),
+            wet: control(port::WET, d.wet),
         };
-        // SAFETY: both buffers hold `n` samples for this call (LV2 connect_port
-        // contract). ptr::copy is a memmove, sound when they are the same buffer; after
-        // it only `io` refers to the output buffer.
-        let io = unsafe {
-            ptr::copy(input, output, n);
-            std::slice::from_raw_parts_mut(output, n)
+        // SAFETY: each output buffer holds `n` samples for this call and is a different
+        // buffer per channel (LV2: a host may alias an input with an output, and each
+        // input was copied out first); no other reference to them exists now.
+        let (l, r) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(bufs[0], n),
+                match bufs[1].is_null() {
+                    true => &mut [][..],
+                    false => std::slice::from_raw_parts_mut(bufs[1], n),
+                },
+            )
         };
-        self.engine.process(controls, io);
+        let mut io: [&mut [f32]; 2] = [l, r];
+        self.engine.process(&controls, &mut io[..self.channels]);
         let e = &self.engine;
         let outputs = [
             (port::STATE, e.state() as u8 as f32),
@@ -305,6 +352,8 @@ impl Instance {
                 (e.memory_bytes() as f64 / (1024.0 * 1024.0)) as f32,
             ),
             (port::DROPOUTS, e.dropouts() as f32),
+            (port::LAYERS, e.layers() as f32),
+            (port::REDOS, e.redos() as f32),
         ];
         for (i, v) in outputs {
             let c = self.ports[i as usize].cast::<f32>();
@@ -453,6 +502,17 @@ static WORKER: Static<sys::LV2_Worker_Interface> = Static(sys::LV2_Worker_Interf
 
 static DESCRIPTOR: Static<sys::LV2_Descriptor> = Static(sys::LV2_Descriptor {
     URI: URI.as_ptr(),
+    ..GLUE
+});
+
+static STEREO: Static<sys::LV2_Descriptor> = Static(sys::LV2_Descriptor {
+    URI: STEREO_URI.as_ptr(),
+    ..GLUE
+});
+
+/// The callbacks both descriptors share.
+const GLUE: sys::LV2_Descriptor = sys::LV2_Descriptor {
+    URI: ptr::null(),
     instantiate: Some(instantiate),
     connect_port: Some(connect_port),
     activate: Some(activate),
@@ -460,13 +520,14 @@ static DESCRIPTOR: Static<sys::LV2_Descriptor> = Static(sys::LV2_Descriptor {
     deactivate: Some(activate),
     cleanup: Some(cleanup),
     extension_data: Some(extension_data),
-});
+};
 
-/// [discovery] The plugin library's entry point.
+/// [discovery] The plugin library's entry point: 0 is the mono looper, 1 the stereo one.
 #[no_mangle]
 pub extern "C" fn lv2_descriptor(index: u32) -> *const sys::LV2_Descriptor {
     match index {
         0 => &DESCRIPTOR.0,
+        1 => &STEREO.0,
         _ => ptr::null(),
     }
 }

@@ -4,14 +4,14 @@
 //! Free of plugin-API types; the LV2 glue passes it a [`Reporter`] for the host's log and
 //! a `respond` callback for the host's worker.
 
-use basedrop::{Collector, Handle, Owned};
+use basedrop::{Collector, Handle, Shared};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::buffer::Node;
-use crate::chunk::{Chunk, MemStats};
-use crate::looper::{Delivery, Looper, Request};
+use crate::engine::chunk::{Chunk, MemStats};
+use crate::engine::looper::{Delivery, Looper, Request};
+use crate::engine::tree::Node;
 
 /// How serious a message is (maps onto `log:Error`, `log:Warning`, `log:Note`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,10 +116,10 @@ impl WorkerCore {
             short
         };
         let chunks = make(req.chunks, &|| {
-            Chunk::new(&self.stats).map(|c| Delivery::Chunk(Owned::new(&self.handle, c)))
+            Chunk::new(&self.stats).map(|c| Delivery::Chunk(Shared::new(&self.handle, c)))
         });
         let nodes = make(req.nodes, &|| {
-            Node::new(&self.stats).map(|n| Delivery::Node(Owned::new(&self.handle, n)))
+            Node::new(&self.stats).map(|n| Delivery::Node(Shared::new(&self.handle, n)))
         });
         if chunks + nodes > 0 {
             send(Delivery::Shortfall { chunks, nodes });

@@ -1,0 +1,828 @@
+//! The looper's state machine: record, play, overdub, undo, redo and clear over a
+//! history of loop versions, with the declicks and levels, and the bookkeeping that asks
+//! the worker for memory ahead of need.
+//!
+//! Free of plugin-API types: the LV2 glue, the tests and the benchmarks all drive this.
+//! One engine serves every channel count: a version's chunks hold every channel.
+
+use std::sync::Arc;
+
+use crate::engine::chunk::{pool_target, sane_rate, Chunk, MemStats};
+use crate::engine::history::{History, Version};
+use crate::engine::pool::ReadyPool;
+use crate::engine::ramp::{db_to_gain, seam_weight, Ramp};
+use crate::engine::tree::{Node, Tree, MAX_CHANNELS};
+use basedrop::Shared;
+
+/// What the looper is doing; the value is the `state` output port's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// No loop.
+    Empty = 0,
+    /// A take is being recorded.
+    Recording = 1,
+    /// The loop is playing.
+    Playing = 2,
+    /// A loop exists and is silent (`play` off).
+    Stopped = 3,
+    /// The loop plays and the input is added into it.
+    Overdubbing = 4,
+}
+
+/// The control inputs, as read once at the start of a block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Controls {
+    /// `lv2:toggled`: on above 0.5; NaN counts as off (so for every toggle and trigger).
+    pub record: f32,
+    pub play: f32,
+    pub overdub: f32,
+    /// 0..1: what an overdub keeps of the old loop.
+    pub feedback: f32,
+    /// Triggers: each 0->1 edge is one step.
+    pub undo: f32,
+    pub redo: f32,
+    pub clear: f32,
+    /// MiB the history may hold beyond the current loop.
+    pub undo_memory: f32,
+    /// Milliseconds of every declick, 0..100; 0 turns them off.
+    pub fade: f32,
+    /// Levels in dB, -90 (silence) .. +12.
+    pub dry: f32,
+    pub wet: f32,
+}
+
+impl Default for Controls {
+    /// [any] Every control at its port's default.
+    fn default() -> Controls {
+        Controls {
+            record: 0.0,
+            play: 1.0,
+            overdub: 0.0,
+            feedback: 1.0,
+            undo: 0.0,
+            redo: 0.0,
+            clear: 0.0,
+            undo_memory: 1024.0,
+            fade: 5.0,
+            dry: 0.0,
+            wet: 0.0,
+        }
+    }
+}
+
+/// [audio] A toggle or trigger value as on or off.
+#[inline]
+fn on(v: f32) -> bool {
+    v > 0.5
+}
+
+/// What the audio thread asks of the worker. Small and `Copy`: it is bit-copied through
+/// the host's ring buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Chunks to make.
+    pub chunks: u32,
+    /// Index nodes to make.
+    pub nodes: u32,
+    /// Frames dropped so far (the worker tells the user when this grows).
+    pub dropouts: u64,
+    /// Audio-thread panics caught so far (the worker tells the user).
+    pub panics: u32,
+}
+
+/// What the worker hands back, one item per response message.
+pub enum Delivery {
+    Chunk(Shared<Chunk>),
+    Node(Shared<Node>),
+    /// Items the worker could not make (the system refused memory).
+    Shortfall { chunks: u32, nodes: u32 },
+}
+
+/// Seconds without a delivery after which a request counts as lost (a host may drop a
+/// message when its ring is full) and is made again. Extra deliveries are harmless:
+/// what the pool cannot keep goes back to the worker.
+const STALE_SECONDS: f64 = 2.0;
+/// Seconds between requests that carry only a report or a collection.
+const REPORT_SECONDS: f64 = 0.25;
+/// Spare index nodes: a write may copy a path of up to 4 levels while a take attaches.
+pub const NODE_TARGET: usize = 8;
+/// Frames processed at a time inside a block (scratch buffers live on the stack).
+const SUB: usize = 256;
+/// Milliseconds over which `dry` and `wet` follow their controls.
+const LEVEL_MS: f64 = 20.0;
+/// Longest declick, in milliseconds.
+const MAX_FADE_MS: f32 = 100.0;
+
+type Scratch = [[f32; SUB]; MAX_CHANNELS];
+
+/// A version still sounding while it fades out (after play off, a new take, undo,
+/// redo or clear).
+struct Fader {
+    version: Version,
+    pos: usize,
+    wrapped: bool,
+    gain: Ramp,
+}
+
+/// One looper of one or two channels.
+pub struct Looper {
+    channels: usize,
+    pool: ReadyPool,
+    history: History,
+    /// The version that plays, or the take or layer being written.
+    live: Version,
+    /// A take is being recorded into `live`.
+    recording: bool,
+    /// Frames of tail still to record past a closed take's end (for the seam).
+    tail_left: usize,
+    /// The bytes the history held of the version a take replaces.
+    take_replaces: usize,
+    /// The live version sounds.
+    playing: bool,
+    pos: usize,
+    /// `pos` was reached by wrapping from the loop's end (the seam's crossfade applies).
+    wrapped: bool,
+    voice: Ramp,
+    fader: Option<Fader>,
+    /// An overdub layer is being written into `live`.
+    layer_open: bool,
+    /// The input is going into the layer (false while its fade-out runs).
+    engaged: bool,
+    /// Overdub does not resume until it goes 0->1 again (after undo, redo or clear).
+    overdub_held: bool,
+    layer_frames: u64,
+    /// Bytes the open layer copied so far, counted in the history's bytes.
+    layer_bytes: usize,
+    od_in: Ramp,
+    od_fb: Ramp,
+    dry: Ramp,
+    wet: Ramp,
+    fade: usize,
+    undo_limit: usize,
+    was: [bool; 6],
+    dropouts: u64,
+    panics: u32,
+    sample_rate: f64,
+    target_chunks: usize,
+    chunks_in_flight: usize,
+    nodes_in_flight: usize,
+    frames_waiting: u64,
+    frames_since_request: u64,
+    collect_pending: bool,
+    reported: (u64, u32),
+    stats: Arc<MemStats>,
+}
+
+impl Looper {
+    /// [instantiation] A looper of `channels` (1 or 2) for `sample_rate`, empty, with an
+    /// empty pool: the first `poll_request` asks the worker to fill it.
+    pub fn new(sample_rate: f64, channels: usize, stats: Arc<MemStats>) -> Looper {
+        let channels = channels.clamp(1, MAX_CHANNELS);
+        let target_chunks = pool_target(sample_rate, channels);
+        Looper {
+            channels,
+            pool: ReadyPool::with_capacity(target_chunks, NODE_TARGET),
+            history: History::new(channels),
+            live: Version::empty(channels),
+            recording: false,
+            tail_left: 0,
+            take_replaces: usize::MAX,
+            playing: false,
+            pos: 0,
+            wrapped: false,
+            voice: Ramp::at(1.0),
+            fader: None,
+            layer_open: false,
+            engaged: false,
+            overdub_held: false,
+            layer_frames: 0,
+            layer_bytes: 0,
+            od_in: Ramp::at(0.0),
+            od_fb: Ramp::at(1.0),
+            dry: Ramp::at(1.0),
+            wet: Ramp::at(1.0),
+            fade: 0,
+            undo_limit: usize::MAX,
+            was: [false; 6],
+            dropouts: 0,
+            panics: 0,
+            sample_rate: sane_rate(sample_rate),
+            target_chunks,
+            chunks_in_flight: 0,
+            nodes_in_flight: 0,
+            frames_waiting: 0,
+            frames_since_request: u64::MAX / 2,
+            collect_pending: false,
+            reported: (0, 0),
+            stats,
+        }
+    }
+
+    /// [audio] Processes one block in place: `io[c]` holds channel `c`'s input on entry
+    /// and its output on return (every channel of one length; channels past the
+    /// looper's are left alone). Control changes take effect at the block's first frame.
+    pub fn process(&mut self, c: &Controls, io: &mut [&mut [f32]]) {
+        #[cfg(feature = "rt-guard")]
+        if crate::rt::INJECT_PANIC.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            panic!("injected for a test");
+        }
+        let chans = io.len().min(self.channels);
+        let n = io.iter().take(chans).map(|b| b.len()).min().unwrap_or(0);
+        self.apply_controls(c);
+        let mut done = 0;
+        while done < n {
+            let m = (n - done).min(SUB);
+            self.process_sub(io, chans, done, m);
+            done += m;
+        }
+        self.after_block(n as u64);
+    }
+
+    /// [audio] Frames of `ms` milliseconds.
+    fn frames(&self, ms: f64) -> usize {
+        (ms * self.sample_rate / 1000.0).round() as usize
+    }
+
+    /// [audio] Control edges, in this order: undo, redo, clear, record, play, overdub.
+    fn apply_controls(&mut self, c: &Controls) {
+        let fade_ms = if c.fade.is_nan() { 0.0 } else { c.fade.clamp(0.0, MAX_FADE_MS) };
+        self.fade = self.frames(fade_ms as f64);
+        let fb = if c.feedback.is_nan() { 1.0 } else { c.feedback.clamp(0.0, 1.0) };
+        let mib = if c.undo_memory.is_nan() { 0.0 } else { c.undo_memory.max(0.0) };
+        self.undo_limit = (mib as f64 * 1024.0 * 1024.0).min(usize::MAX as f64 / 2.0) as usize;
+        let level = self.frames(LEVEL_MS);
+        for (r, db) in [(&mut self.dry, c.dry), (&mut self.wet, c.wet)] {
+            let g = db_to_gain(db);
+            if r.target() != g {
+                r.go(g, level);
+            }
+        }
+        let now = [c.record, c.play, c.overdub, c.undo, c.redo, c.clear].map(on);
+        let [rec, play, overdub, undo, redo, clear] = now;
+        let [rec_was, play_was, _, undo_was, redo_was, clear_was] = self.was;
+        if now != self.was {
+            // Whatever a change released waits for the worker's collector.
+            self.collect_pending = true;
+        }
+        self.was = now;
+
+        if undo && !undo_was {
+            self.finish_all(play);
+            if let Some(v) = self.history.undo().cloned() {
+                self.switch_to(v, play);
+            }
+        }
+        if redo && !redo_was {
+            self.finish_all(play);
+            if let Some(v) = self.history.redo().cloned() {
+                self.switch_to(v, play);
+            }
+        }
+        if clear && !clear_was {
+            self.finish_all(play);
+            if !self.live.is_empty() {
+                self.history
+                    .push(Version::empty(self.channels), self.live.tree.bytes(), 0);
+                self.switch_to(Version::empty(self.channels), play);
+            }
+        }
+        if rec && !rec_was {
+            // A new take: the old loop fades out and stays in the history.
+            self.finish_all(play);
+            self.fade_out_voice();
+            self.history.discard_redos();
+            self.take_replaces = self.live.tree.bytes();
+            self.live = Version::empty(self.channels);
+            self.recording = true;
+            self.pos = 0;
+        } else if !rec && rec_was && self.recording {
+            self.close_take(play);
+        }
+        if !self.recording && !self.live.is_empty() {
+            if play && !play_was {
+                self.fade_out_voice();
+                self.start_voice(0);
+            } else if !play && self.playing {
+                self.commit_layer();
+                self.fade_out_voice();
+            }
+        }
+        if !overdub {
+            self.overdub_held = false;
+        }
+        let want = overdub && !self.overdub_held && self.playing && !self.recording;
+        if want && !self.engaged {
+            self.begin_layer(fb);
+        } else if !want && self.engaged {
+            self.end_layer();
+        } else if self.engaged && self.od_fb.target() != fb {
+            self.od_fb.go(fb, self.fade);
+        }
+    }
+
+    /// [audio] Ends whatever is being written, at once: the take (without tail), the
+    /// tail, the layer. Overdub then waits for its next 0->1.
+    fn finish_all(&mut self, play: bool) {
+        if self.recording {
+            self.close_take(play);
+        }
+        self.commit_take();
+        if self.layer_open {
+            self.overdub_held = true;
+        }
+        self.commit_layer();
+    }
+
+    /// [audio] The take ends here: its loop is what was recorded; a tail follows.
+    fn close_take(&mut self, play: bool) {
+        self.recording = false;
+        self.live.loop_len = self.live.tree.len();
+        self.tail_left = self.fade;
+        self.commit_take_if_done();
+        if self.live.is_empty() {
+            // An empty take (on and off in one block) is a clear.
+            self.commit_take();
+        } else if play {
+            self.start_voice(0);
+        }
+    }
+
+    /// [audio] Commits the take once its tail is complete.
+    fn commit_take_if_done(&mut self) {
+        if self.tail_left == 0 {
+            self.commit_take();
+        }
+    }
+
+    /// [audio] Puts the closed take into the history (a no-op if none is pending).
+    fn commit_take(&mut self) {
+        if self.recording || self.take_replaces == usize::MAX {
+            return;
+        }
+        self.tail_left = 0;
+        let added = self.live.tree.bytes();
+        self.history
+            .push(self.live.clone(), self.take_replaces, added);
+        self.take_replaces = usize::MAX;
+        self.live.tree.settle();
+    }
+
+    /// [audio] The live version starts sounding at `pos`, fading in.
+    fn start_voice(&mut self, pos: usize) {
+        self.playing = true;
+        self.pos = pos;
+        self.wrapped = false;
+        self.voice = Ramp::at(if self.fade > 0 { 0.0 } else { 1.0 });
+        self.voice.go(1.0, self.fade);
+    }
+
+    /// [audio] The live version stops sounding: it fades out from where it is.
+    fn fade_out_voice(&mut self) {
+        if !self.playing {
+            return;
+        }
+        self.playing = false;
+        self.engaged = false;
+        if self.fade > 0 && !self.live.is_empty() {
+            let mut gain = self.voice;
+            gain.go(0.0, self.fade);
+            // Replaces a fader still running: two switches within one fade.
+            self.fader = Some(Fader {
+                version: self.live.clone(),
+                pos: self.pos,
+                wrapped: self.wrapped,
+                gain,
+            });
+        }
+    }
+
+    /// [audio] Undo, redo or clear chose `v`: it plays on from the same position (from
+    /// its start if nothing played), crossfading from what played.
+    fn switch_to(&mut self, v: Version, play: bool) {
+        let (was_playing, was_empty) = (self.playing, self.live.is_empty());
+        let (pos, wrapped) = (self.pos, self.wrapped);
+        self.fade_out_voice();
+        self.live = v;
+        self.live.tree.settle();
+        if self.live.is_empty() {
+            self.pos = 0;
+        } else if was_playing {
+            self.start_voice(pos % self.live.loop_len);
+            self.wrapped = wrapped;
+        } else if play && was_empty {
+            self.start_voice(0);
+        } else {
+            self.pos = pos % self.live.loop_len;
+        }
+    }
+
+    /// [audio] Overdub begins: a new layer over the live version.
+    fn begin_layer(&mut self, fb: f32) {
+        self.commit_take();
+        self.history.discard_redos();
+        self.live.tree.settle();
+        self.layer_open = true;
+        self.engaged = true;
+        self.layer_frames = 0;
+        self.layer_bytes = 0;
+        self.od_in = Ramp::at(0.0);
+        self.od_in.go(1.0, self.fade);
+        self.od_fb = Ramp::at(1.0);
+        self.od_fb.go(fb, self.fade);
+    }
+
+    /// [audio] Overdub ends: the input fades out of the layer, which is then committed.
+    fn end_layer(&mut self) {
+        self.engaged = false;
+        self.od_in.go(0.0, self.fade);
+        self.od_fb.go(1.0, self.fade);
+        if self.fade == 0 {
+            self.commit_layer();
+        }
+    }
+
+    /// [audio] Puts the open layer into the history (a no-op if none is open).
+    fn commit_layer(&mut self) {
+        if !self.layer_open {
+            return;
+        }
+        self.layer_open = false;
+        self.engaged = false;
+        let copied = self.live.tree.taken().bytes();
+        self.history.add_pending(-(self.layer_bytes as isize));
+        self.layer_bytes = 0;
+        if self.layer_frames > 0 {
+            self.history.push(self.live.clone(), copied, copied);
+        }
+        self.live.tree.settle();
+    }
+
+    /// [audio] Up to `SUB` frames at `off` of the block.
+    fn process_sub(&mut self, io: &mut [&mut [f32]], chans: usize, off: usize, m: usize) {
+        let mut inp: Scratch = [[0.0; SUB]; MAX_CHANNELS];
+        for c in 0..chans {
+            inp[c][..m].copy_from_slice(&io[c][off..off + m]);
+        }
+        // Capture: the take, or the tail past its end.
+        if self.recording || self.tail_left > 0 {
+            let k = if self.recording { m } else { m.min(self.tail_left) };
+            let src: [&[f32]; MAX_CHANNELS] = [&inp[0][..k], &inp[1][..k]];
+            let stored = self.live.tree.push(&src[..self.channels], &mut self.pool);
+            if self.recording {
+                self.dropouts += (k - stored) as u64;
+            } else {
+                self.tail_left = if stored < k { 0 } else { self.tail_left - k };
+                self.commit_take_if_done();
+            }
+        }
+        let mut loop_out: Scratch = [[0.0; SUB]; MAX_CHANNELS];
+        if self.playing && !self.live.is_empty() {
+            self.render_live(&inp, &mut loop_out, m);
+        }
+        if let Some(f) = self.fader.as_mut() {
+            let x = self.fade.min(f.version.tail()).min(f.version.loop_len);
+            render(&f.version, &mut f.pos, &mut f.wrapped, x, &mut loop_out, m, &mut f.gain);
+            if f.gain.is_steady() && f.gain.value() == 0.0 {
+                self.fader = None; // only queues what nobody else holds
+                self.collect_pending = true;
+            }
+        }
+        // Mix: dry input plus wet loop.
+        let steady = self.dry.is_steady() && self.wet.is_steady();
+        if steady {
+            let (d, w) = (self.dry.value(), self.wet.value());
+            for c in 0..chans {
+                for (o, (x, l)) in io[c][off..off + m]
+                    .iter_mut()
+                    .zip(inp[c].iter().zip(&loop_out[c]))
+                {
+                    *o = d * x + w * l;
+                }
+            }
+        } else {
+            for i in 0..m {
+                let (d, w) = (self.dry.next(), self.wet.next());
+                for c in 0..chans {
+                    io[c][off + i] = d * inp[c][i] + w * loop_out[c][i];
+                }
+            }
+        }
+    }
+
+    /// [audio] The live version's `m` frames into `out`, from `pos`; an open layer also
+    /// writes the input into it (old * feedback + input) where it reads.
+    fn render_live(&mut self, inp: &Scratch, out: &mut Scratch, m: usize) {
+        if !self.layer_open {
+            let x = self.fade.min(self.live.tail()).min(self.live.loop_len);
+            let mut gain = self.voice;
+            render(&self.live, &mut self.pos, &mut self.wrapped, x, out, m, &mut gain);
+            self.voice = gain;
+            return;
+        }
+        let mut gi = [0.0f32; SUB];
+        let mut gf = [0.0f32; SUB];
+        for i in 0..m {
+            gi[i] = self.od_in.next();
+            gf[i] = self.od_fb.next();
+        }
+        let len = self.live.loop_len;
+        let x = self.fade.min(self.live.tail()).min(len);
+        let ch = self.channels;
+        let mut tail: Scratch = [[0.0; SUB]; MAX_CHANNELS];
+        let mut done = 0;
+        while done < m {
+            let p = self.pos;
+            let xf = self.wrapped && p < x;
+            let seg = (m - done).min(len - p).min(if xf { x - p } else { usize::MAX });
+            // The layer: old * feedback + input, in the loop and (in the crossfade) in
+            // the tail that continues its end; the old values are what plays.
+            let mix = |dst: &mut Scratch, at0: usize, tree: &mut Tree,
+                           pool: &mut ReadyPool| {
+                let reached = tree.write(at0, seg, pool, |at, s| {
+                    for (c, s) in s.into_iter().enumerate().take(ch) {
+                        for (j, v) in s.iter_mut().enumerate() {
+                            let i = done + at + j;
+                            dst[c][i] = *v;
+                            *v = gf[i] * *v + gi[i] * inp[c][i];
+                        }
+                    }
+                });
+                if reached < seg {
+                    tree.read(at0 + reached, seg - reached, |at, s| {
+                        for (c, s) in s.into_iter().enumerate().take(ch) {
+                            let i = done + reached + at;
+                            dst[c][i..i + s.len()].copy_from_slice(s);
+                        }
+                    });
+                }
+                (seg - reached) as u64
+            };
+            let mut lost = 0;
+            if xf {
+                lost += mix(&mut tail, len + p, &mut self.live.tree, &mut self.pool);
+            }
+            lost += mix(out, p, &mut self.live.tree, &mut self.pool);
+            self.dropouts += lost.min(seg as u64);
+            if xf {
+                for c in 0..ch {
+                    for i in done..done + seg {
+                        let w = seam_weight(p + i - done, x);
+                        out[c][i] = w * out[c][i] + (1.0 - w) * tail[c][i];
+                    }
+                }
+            }
+            self.pos += seg;
+            if self.pos == len {
+                self.pos = 0;
+                self.wrapped = true;
+            }
+            done += seg;
+        }
+        self.layer_frames += m as u64;
+        apply_gain(out, ch, m, &mut self.voice);
+    }
+
+    /// [audio] Bookkeeping after a block: the layer's end, the history's memory, the
+    /// worker's timing.
+    fn after_block(&mut self, n: u64) {
+        if self.layer_open && !self.engaged && self.od_in.is_steady() {
+            self.commit_layer();
+        }
+        if self.layer_open {
+            let now = self.live.tree.taken().bytes();
+            self.history
+                .add_pending(now as isize - self.layer_bytes as isize);
+            self.layer_bytes = now;
+        }
+        if self.history.bytes() > self.undo_limit && self.history.release_oldest() {
+            self.collect_pending = true;
+        }
+        if self.history.sweep() {
+            self.collect_pending = true;
+        }
+        if self.chunks_in_flight + self.nodes_in_flight > 0 {
+            self.frames_waiting += n;
+        }
+        self.frames_since_request = self.frames_since_request.saturating_add(n);
+    }
+
+    /// [audio] The work the worker should do now, if any, booked as in flight. Call after
+    /// `process`, then hand it to the host; if the host refuses it, call
+    /// `request_refused`. It is booked before it is sent because a host may run the
+    /// worker and deliver its answers (`accept`) from inside `schedule_work` itself:
+    /// Ardour does while exporting.
+    pub fn poll_request(&mut self) -> Option<Request> {
+        if self.frames_waiting as f64 > STALE_SECONDS * self.sample_rate {
+            self.chunks_in_flight = 0;
+            self.nodes_in_flight = 0;
+            self.frames_waiting = 0;
+        }
+        let chunks = self
+            .target_chunks
+            .saturating_sub(self.pool.chunks() + self.chunks_in_flight);
+        let nodes = NODE_TARGET.saturating_sub(self.pool.nodes() + self.nodes_in_flight);
+        let news = (self.dropouts, self.panics) != self.reported || self.collect_pending;
+        let quiet_enough = self.frames_since_request as f64 >= REPORT_SECONDS * self.sample_rate;
+        if chunks + nodes == 0 && !(news && quiet_enough) {
+            return None;
+        }
+        let req = Request {
+            chunks: chunks as u32,
+            nodes: nodes as u32,
+            dropouts: self.dropouts,
+            panics: self.panics,
+        };
+        self.chunks_in_flight += chunks;
+        self.nodes_in_flight += nodes;
+        self.collect_pending = false;
+        self.reported = (req.dropouts, req.panics);
+        self.frames_since_request = 0;
+        Some(req)
+    }
+
+    /// [audio] The host refused `req` (its ring was full): nothing of it is in flight,
+    /// and its report and collection are asked for again later.
+    pub fn request_refused(&mut self, req: &Request) {
+        self.chunks_in_flight = self.chunks_in_flight.saturating_sub(req.chunks as usize);
+        self.nodes_in_flight = self.nodes_in_flight.saturating_sub(req.nodes as usize);
+        self.collect_pending = true;
+        self.reported = (u64::MAX, u32::MAX);
+    }
+
+    /// [audio] Takes one item from the worker.
+    pub fn accept(&mut self, d: Delivery) {
+        self.frames_waiting = 0;
+        match d {
+            Delivery::Chunk(c) => {
+                self.chunks_in_flight = self.chunks_in_flight.saturating_sub(1);
+                if self.pool.chunks() >= self.target_chunks {
+                    self.collect_pending = true;
+                }
+                self.pool.put_chunk(c);
+            }
+            Delivery::Node(n) => {
+                self.nodes_in_flight = self.nodes_in_flight.saturating_sub(1);
+                if self.pool.nodes() >= NODE_TARGET {
+                    self.collect_pending = true;
+                }
+                self.pool.put_node(n);
+            }
+            Delivery::Shortfall { chunks, nodes } => {
+                self.chunks_in_flight = self.chunks_in_flight.saturating_sub(chunks as usize);
+                self.nodes_in_flight = self.nodes_in_flight.saturating_sub(nodes as usize);
+            }
+        }
+    }
+
+    /// [audio] Counts a panic caught on the audio thread, for the worker to report.
+    pub fn count_panic(&mut self) {
+        self.panics = self.panics.saturating_add(1);
+    }
+
+    /// [audio] The current state.
+    pub fn state(&self) -> State {
+        if self.recording {
+            State::Recording
+        } else if self.live.is_empty() {
+            State::Empty
+        } else if self.engaged {
+            State::Overdubbing
+        } else if self.playing {
+            State::Playing
+        } else {
+            State::Stopped
+        }
+    }
+    /// [audio] Channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// [audio] Frames in the loop (or recorded so far in this take).
+    pub fn len(&self) -> usize {
+        if self.recording {
+            self.live.tree.len()
+        } else {
+            self.live.loop_len
+        }
+    }
+    /// [audio] Whether there is no loop and no take.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// [audio] The loop's length in seconds.
+    pub fn length_seconds(&self) -> f64 {
+        self.len() as f64 / self.sample_rate
+    }
+    /// [audio] Playback position, 0..1 within the loop; 0 when there is none.
+    pub fn position(&self) -> f64 {
+        if self.recording || self.live.is_empty() {
+            0.0
+        } else {
+            self.pos as f64 / self.live.loop_len as f64
+        }
+    }
+    /// [audio] Steps undo can take.
+    pub fn layers(&self) -> usize {
+        self.history.undos() + usize::from(self.layer_open && self.layer_frames > 0)
+    }
+    /// [audio] Steps redo can take.
+    pub fn redos(&self) -> usize {
+        self.history.redos()
+    }
+    /// [audio] Bytes the history holds beyond the current loop.
+    pub fn history_bytes(&self) -> usize {
+        self.history.bytes()
+    }
+    /// [audio] Frames that could not be stored because no chunk was ready.
+    pub fn dropouts(&self) -> u64 {
+        self.dropouts
+    }
+    /// [audio] Bytes of audio memory this instance holds (loop, history, spares,
+    /// retired but not yet freed).
+    pub fn memory_bytes(&self) -> usize {
+        self.stats.bytes_held()
+    }
+    /// [any] The instance's memory counters.
+    pub fn stats(&self) -> &Arc<MemStats> {
+        &self.stats
+    }
+    /// [audio] Sample `i` of channel `c` of the loop that plays (tests, diagnostics).
+    pub fn sample(&self, c: usize, i: usize) -> Option<f32> {
+        self.live.tree.get(c, i)
+    }
+}
+
+/// [audio] Adds `m` frames of `v` from `*pos` into `out` at `gain`, wrapping at the
+/// loop's end and crossfading the loop's start with the tail for `x` frames after a
+/// wrap. Read only.
+fn render(
+    v: &Version,
+    pos: &mut usize,
+    wrapped: &mut bool,
+    x: usize,
+    out: &mut Scratch,
+    m: usize,
+    gain: &mut Ramp,
+) {
+    let len = v.loop_len;
+    if len == 0 {
+        return;
+    }
+    let ch = v.tree.channels();
+    let mut buf: Scratch = [[0.0; SUB]; MAX_CHANNELS];
+    let mut done = 0;
+    while done < m {
+        let p = *pos;
+        let xf = *wrapped && p < x;
+        let seg = (m - done).min(len - p).min(if xf { x - p } else { usize::MAX });
+        v.tree.read(p, seg, |at, s| {
+            for (c, s) in s.into_iter().enumerate().take(ch) {
+                buf[c][done + at..done + at + s.len()].copy_from_slice(s);
+            }
+        });
+        if xf {
+            v.tree.read(len + p, seg, |at, s| {
+                for (c, s) in s.into_iter().enumerate().take(ch) {
+                    for (j, t) in s.iter().enumerate() {
+                        let i = done + at + j;
+                        let w = seam_weight(p + at + j, x);
+                        buf[c][i] = w * buf[c][i] + (1.0 - w) * t;
+                    }
+                }
+            });
+        }
+        *pos += seg;
+        if *pos == len {
+            *pos = 0;
+            *wrapped = true;
+        }
+        done += seg;
+    }
+    apply_gain(&mut buf, ch, m, gain);
+    for c in 0..ch {
+        for (o, b) in out[c][..m].iter_mut().zip(&buf[c][..m]) {
+            *o += b;
+        }
+    }
+}
+
+/// [audio] Multiplies `m` frames of `buf` by `gain`, frame by frame.
+#[inline]
+fn apply_gain(buf: &mut Scratch, ch: usize, m: usize, gain: &mut Ramp) {
+    if gain.is_steady() {
+        let g = gain.value();
+        if g != 1.0 {
+            for b in buf.iter_mut().take(ch) {
+                b[..m].iter_mut().for_each(|s| *s *= g);
+            }
+        }
+        return;
+    }
+    for i in 0..m {
+        let g = gain.next();
+        for b in buf.iter_mut().take(ch) {
+            b[i] *= g;
+        }
+    }
+}

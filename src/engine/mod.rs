@@ -1,0 +1,18 @@
+//! The engine: everything the looper does, free of plugin-API types. The LV2 glue
+//! ([`crate::lv2`]), the tests and the benchmarks all drive it.
+//!
+//! - [`chunk`]: one chunk of memory; made and freed on the worker.
+//! - [`tree`]: one version of the loop: a persistent radix tree of shared chunks.
+//! - [`pool`]: the chunks and nodes the worker made ahead of need.
+//! - [`history`]: the undo history of versions and the memory it holds.
+//! - [`ramp`]: fades, levels and the seam's crossfade curve.
+//! - [`looper`]: the state machine (record, play, overdub, undo, redo, clear).
+//! - [`worker`]: the worker's side: making, freeing, reporting.
+
+pub mod chunk;
+pub mod history;
+pub mod looper;
+pub mod pool;
+pub mod ramp;
+pub mod tree;
+pub mod worker;
