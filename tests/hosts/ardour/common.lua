@@ -2,7 +2,6 @@
 
 local M = {}
 
-M.URI = "urn:looper-lv2:mono"
 M.TRACK = "In"
 
 -- The scenario's spec: a Lua file returning a table, named by $LOOPER_SPEC.
@@ -10,7 +9,7 @@ function M.load_spec()
 	local path = os.getenv("LOOPER_SPEC")
 	assert(path and path ~= "", "set LOOPER_SPEC to a spec file (written by harness.py)")
 	local spec = dofile(path)
-	for _, k in ipairs({ "dir", "name", "rate", "input_frames", "session_end", "lanes" }) do
+	for _, k in ipairs({ "dir", "name", "uri", "channels", "rate", "input_frames", "session_end", "lanes" }) do
 		assert(spec[k] ~= nil, path .. ": missing " .. k)
 	end
 	return spec

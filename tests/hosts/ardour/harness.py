@@ -3,7 +3,7 @@
 A scenario's work folder holds:
     spec.lua      what session.lua / reload.lua build and expect (a Lua table)
     spec.json     the same, for Python
-    input.wav     the mono input region, from sample 0
+    input.wav     the input region (mono, or stereo for the stereo looper), from sample 0
     session/      the Ardour session (made by session.lua)
     export.wav    what ardour7-export rendered (stereo, 32-bit float)
 
@@ -23,11 +23,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wavio  # noqa: E402
 
 RATE = 48000
-URI = "urn:looper-lv2:mono"
-# LV2 port indices of the looper's control inputs.
+# The looper plugin for a track of 1 or 2 channels.
+URIS = {1: "urn:looper-lv2:mono", 2: "urn:looper-lv2:stereo"}
+# LV2 port indices of the looper's control inputs (the same in both plugins).
 RECORD = 2
 PLAY = 3
-# A mono track into Ardour's stereo master passes the -3 dB pan law on both channels.
+OVERDUB = 9
+FEEDBACK = 10
+UNDO = 11
+REDO = 12
+CLEAR = 13
+FADE = 15
+# A mono track into Ardour's stereo master passes the -3 dB pan law on both channels
+# (a stereo track's channels pass at unity, left to left and right to right).
 PAN_LAW = np.float32(10 ** (-3 / 20))
 
 
@@ -36,7 +44,7 @@ class Setup:
     """What to build in Ardour: the input region and the automation lanes."""
 
     name: str
-    input: np.ndarray  # float32, mono, placed at sample 0
+    input: np.ndarray  # float32, placed at sample 0: (frames,) mono or (frames, 2) stereo
     session_end: int  # export range [0, session_end)
     lanes: dict = field(default_factory=dict)  # port -> [(sample, value), ...]
 
@@ -51,6 +59,7 @@ def write_setup(setup, workdir):
     """Writes input.wav, spec.lua and spec.json for session.lua into workdir."""
     os.makedirs(workdir, exist_ok=True)
     x = np.asarray(setup.input, dtype=np.float32)
+    channels = 1 if x.ndim == 1 else x.shape[1]
     for port, points in setup.lanes.items():
         times = [t for t, _ in points]
         assert times == sorted(times) and len(set(times)) == len(times), f"port {port}: unsorted"
@@ -58,6 +67,8 @@ def write_setup(setup, workdir):
     spec = {
         "dir": os.path.join(os.path.abspath(workdir), "session"),
         "name": setup.name,
+        "uri": URIS[channels],
+        "channels": channels,
         "rate": RATE,
         "input_frames": int(len(x)),
         "session_end": int(setup.session_end),
@@ -76,6 +87,8 @@ def write_setup(setup, workdir):
             "return {\n"
             f"\tdir = {json.dumps(spec['dir'])},\n"
             f"\tname = {json.dumps(spec['name'])},\n"
+            f"\turi = {json.dumps(spec['uri'])},\n"
+            f"\tchannels = {spec['channels']},\n"
             f"\trate = {spec['rate']},\n"
             f"\tinput_frames = {spec['input_frames']},\n"
             f"\tsession_end = {spec['session_end']},\n"
@@ -90,33 +103,41 @@ def read_spec(workdir):
 
 
 def read_input(workdir):
+    """The input region as (frames, channels) float32."""
     rate, x = wavio.read(os.path.join(workdir, "input.wav"))
-    assert rate == RATE and x.shape[1] == 1
-    return np.asarray(x[:, 0])
+    assert rate == RATE and x.shape[1] == read_spec(workdir)["channels"]
+    return np.asarray(x)
 
 
 def install_input(workdir):
     """Overwrites the placeholder take recorded by session.lua with input.wav.
 
-    The take's file keeps its length (the region uses its first input_frames samples;
-    the rest becomes silence); Ardour's cached peaks of the old take are removed."""
+    A mono track's take is one file; a stereo track's is two, `...%L.wav` and
+    `...%R.wav`, one per channel. Each take file keeps its length (the region uses its
+    first input_frames samples; the rest becomes silence); Ardour's cached peaks of the
+    old take are removed."""
     spec = read_spec(workdir)
     # interchange/<session folder's name>/audiofiles/<take>.wav
-    takes = glob.glob(os.path.join(spec["dir"], "interchange", "*", "audiofiles", "*.wav"))
-    if len(takes) != 1:
-        raise SystemExit(f"install-input: expected one take in {spec['dir']}, found {takes}")
-    take = takes[0]
-    frames = wavio.frames(take)
+    takes = sorted(glob.glob(os.path.join(spec["dir"], "interchange", "*", "audiofiles", "*.wav")))
+    if spec["channels"] == 2:
+        want = [t for t in takes if t.endswith("%L.wav")] + [t for t in takes if t.endswith("%R.wav")]
+    else:
+        want = takes
+    if len(takes) != spec["channels"] or len(want) != spec["channels"]:
+        raise SystemExit(f"install-input: expected {spec['channels']} take file(s) "
+                         f"(stereo: %L and %R) in {spec['dir']}, found {takes}")
     x = read_input(workdir)
-    if frames < len(x):
-        raise SystemExit(f"install-input: take has {frames} frames, input {len(x)}")
-    padded = np.zeros(frames, dtype=np.float32)
-    padded[: len(x)] = x
-    wavio.write(take, RATE, padded)
+    for ch, take in enumerate(want):
+        frames = wavio.frames(take)
+        if frames < len(x):
+            raise SystemExit(f"install-input: take has {frames} frames, input {len(x)}")
+        padded = np.zeros(frames, dtype=np.float32)
+        padded[: len(x)] = x[:, ch]
+        wavio.write(take, RATE, padded)
+        print(f"install-input: {len(x)} input frames (channel {ch}) into {take} ({frames} frames)")
     peaks = os.path.join(spec["dir"], "peaks")
     for f in os.listdir(peaks) if os.path.isdir(peaks) else []:
         os.remove(os.path.join(peaks, f))
-    print(f"install-input: {len(x)} input frames into {take} ({frames} frames)")
 
 
 def check_session(workdir):
@@ -128,7 +149,7 @@ def check_session(workdir):
     path = os.path.join(spec["dir"], spec["name"] + ".ardour")
     root = ET.parse(path).getroot()
     problems = []
-    loopers = [p for p in root.iter("Processor") if p.get("unique-id") == URI]
+    loopers = [p for p in root.iter("Processor") if p.get("unique-id") == spec["uri"]]
     if len(loopers) != 1:
         raise SystemExit(f"check-session: {len(loopers)} looper processors in {path}")
     proc = loopers[0]

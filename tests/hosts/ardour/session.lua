@@ -4,17 +4,19 @@
 --
 -- The spec (written by harness.py) is a Lua table:
 --   dir, name       session folder and name (the folder must not exist yet)
+--   uri             the looper plugin (mono or stereo)
+--   channels        the track's channels: 1 (mono looper) or 2 (stereo looper)
 --   rate            sample rate
---   input_frames    length of the mono input region, from sample 0
+--   input_frames    length of the input region, from sample 0
 --   session_end     export range is [0, session_end)
 --   lanes           { [port index] = { {sample, value}, ... } }, AudioTime automation
 --
--- What it makes: one mono track "In" with one region [0, input_frames) whose fades are
--- off, the looper inserted first on the track with AudioTime (sample-exact) automation
--- on the given ports, session range [0, session_end). Ardour 7.3's Lua cannot import a
--- file, so the region is a take recorded from the dummy backend's silent input; the
--- caller overwrites the take's file with the real input afterwards
--- (harness.py install-input).
+-- What it makes: one track "In" of `channels` channels with one region [0, input_frames)
+-- whose fades are off, the looper inserted first on the track with AudioTime
+-- (sample-exact) automation on the given ports, session range [0, session_end). Ardour
+-- 7.3's Lua cannot import a file, so the region is a take recorded from the dummy
+-- backend's silent input; the caller overwrites the take's file(s) with the real input
+-- afterwards (harness.py install-input).
 
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 local spec = common.load_spec()
@@ -23,10 +25,11 @@ common.start_engine(spec.rate)
 assert(create_session(spec.dir, spec.name, spec.rate), "create_session failed: " .. spec.dir)
 assert(Session:nominal_sample_rate() == spec.rate, "session rate is not " .. spec.rate)
 
--- One mono track into the stereo master.
-local track = Session:new_audio_track(1, 2, nil, 1, common.TRACK,
+-- One track (mono or stereo) into the stereo master.
+local track = Session:new_audio_track(spec.channels, 2, nil, 1, common.TRACK,
 	ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true):front()
 assert(track and not track:isnil(), "new_audio_track failed")
+assert(track:n_inputs():n_audio() == spec.channels, "the track does not have " .. spec.channels .. " inputs")
 
 -- Record a take at least input_frames long (the dummy input is silence).
 local nodispo = PBD.GroupControlDisposition.NoGroup
@@ -54,8 +57,10 @@ for region in track:playlist():region_list():iter() do
 	local ar = region:to_audioregion()
 	ar:set_fade_in_active(false)
 	ar:set_fade_out_active(false)
-	print(string.format("region %s [0, %d) source %s", region:name(),
-		region:length():samples(), region:source(0):name()))
+	for c = 0, spec.channels - 1 do
+		print(string.format("region %s [0, %d) channel %d source %s", region:name(),
+			region:length():samples(), c, region:source(c):name()))
+	end
 end
 assert(n == 1, "expected one region, found " .. n)
 
@@ -67,9 +72,9 @@ assert(range:start():samples() == 0 and range:_end():samples() == spec.session_e
 	"session range is not [0, session_end)")
 
 -- The looper, first on the track, automated in AudioTime so events are sample-exact.
-local plugin = ARDOUR.LuaAPI.new_plugin_with_time_domain(Session, common.URI,
+local plugin = ARDOUR.LuaAPI.new_plugin_with_time_domain(Session, spec.uri,
 	ARDOUR.PluginType.LV2, Temporal.TimeDomain.AudioTime, "")
-assert(not plugin:isnil(), "plugin " .. common.URI .. " not found: is looper.lv2 in LV2_PATH ("
+assert(not plugin:isnil(), "plugin " .. spec.uri .. " not found: is looper.lv2 in LV2_PATH ("
 	.. tostring(os.getenv("LV2_PATH")) .. ")?")
 assert(track:add_processor_by_index(plugin, 0, nil, true), "add_processor_by_index failed")
 
