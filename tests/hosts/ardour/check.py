@@ -1,19 +1,25 @@
 """Checks Ardour's exports of the looper scenarios against their inputs, sample by sample.
 
-    check.py NAME WORKDIR [EXPORT]   NAME is loop, play, retake, ten_minutes or demo;
-                                     EXPORT defaults to WORKDIR/export.wav
+    check.py NAME WORKDIR [EXPORT]   NAME is loop, play, retake, ten_minutes, demo,
+                                     overdub or undo_clear; EXPORT defaults to
+                                     WORKDIR/export.wav
     check.py identical A.wav B.wav   the two exports are bit-identical
 
-What each scenario must render is written below as a list of segments [lo, hi) of the
-export, each with the mono signal expected there before the master's pan law: "dry" is
-the input (which passes at unity), "loop(a, b, start)" is the input's [a, b) repeated
+What each mono scenario must render is written below as a list of segments [lo, hi) of
+the export, each with the mono signal expected there before the master's pan law: "dry"
+is the input (which passes at unity), "loop(a, b, start)" is the input's [a, b) repeated
 with period exactly b - a from sample `start`. Both output channels must equal
 PAN_LAW * expected within float rounding (TOLERANCE). A loop segment also names its
 take (a, b): when it fails, the report shows which parts of the take were played.
 
-Every check is also run against itself with each loop edge moved by one sample (a loop
-one sample long or short, starting or restarting one sample off): all those variants
-must fail, or the check counts as failed for being unable to see such an error.
+The stereo scenarios (overdub, undo, redo, clear) are rendered by model.py from the
+input and the same automation lanes; a stereo track passes each channel to the master
+at unity, so each export channel must equal the model's within TOLERANCE.
+
+Every check is also run against itself with each edge moved by one sample (a loop
+one sample long or short, starting or restarting one sample off, a layer or an undo one
+sample early or late): all those variants must fail, or the check counts as failed for
+being unable to see such an error.
 """
 import os
 import sys
@@ -22,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo  # noqa: E402
+import model  # noqa: E402
 import scenarios  # noqa: E402
 import wavio  # noqa: E402
 from harness import PAN_LAW, RATE, read_input, read_spec  # noqa: E402
@@ -93,6 +100,16 @@ SCENARIOS = {
     "retake": (scenarios.RETAKE, expect_retake, ["A1", "B1", "A2", "B2"]),
     "ten_minutes": (scenarios.TEN_MINUTES, expect_loop, ["A", "B"]),
     "demo": (demo.DEMO, expect_play, ["A", "B", "C", "D"]),  # scripts/demo.sh
+}
+
+MODELLED = {
+    # name: (parameters, their automation lanes, edges to move by one sample); the
+    # edges left out change nothing by design (overdub on while stopped, overdub off
+    # after undo closed the layer, redo with nothing to redo).
+    "overdub": (scenarios.OVERDUB_LAYERS, scenarios.overdub_lanes,
+                ["A", "B", "C1", "D1", "U1", "R1", "P0", "P1", "D2"]),
+    "undo_clear": (scenarios.UNDO_CLEAR, scenarios.undo_clear_lanes,
+                   ["A1", "B1", "A2", "B2", "C", "U1", "U2", "R1", "R2", "X", "U3", "C2", "D2"]),
 }
 
 
@@ -178,14 +195,22 @@ def describe_playback(y, x, start, hi, a, b):
               f"{restarts[0] - start} samples after {start}; want {b - a}")
 
 
-def check_scenario(name, workdir, export):
-    params, expect, edges = SCENARIOS[name]
+def read_export(workdir, export):
+    """The export, or None (said why) if it is not the session's range in stereo."""
     spec = read_spec(workdir)
-    x = read_input(workdir)
     rate, y = wavio.read(export)
     if rate != RATE or y.shape != (spec["session_end"], 2):
         print(f"  BAD  export is {rate} Hz, shape {y.shape}; want {RATE} Hz, "
               f"({spec['session_end']}, 2)")
+        return None
+    return y
+
+
+def check_scenario(name, workdir, export):
+    params, expect, edges = SCENARIOS[name]
+    x = read_input(workdir)[:, 0]
+    y = read_export(workdir, export)
+    if y is None:
         return False
     ok = verify(y, expect(x, params))
     if not ok:
@@ -204,6 +229,55 @@ def check_scenario(name, workdir, export):
     # The check must see an error of one sample at every edge.
     blind = [f"{k}{d:+d}" for k in edges for d in (-1, 1)
              if verify(y, expect(x, dict(params, **{k: params[k] + d})), report=False)]
+    if blind:
+        print(f"  BAD  the check also passes with edges moved: {', '.join(blind)}")
+        return False
+    print(f"  ok   every variant with an edge moved by one sample fails "
+          f"({', '.join(edges)} each -1 and +1)")
+    return True
+
+
+def model_mismatch(y, want):
+    """None if the export y matches the model's want within TOLERANCE, else the first
+    mismatch per channel: (channel, sample, count)."""
+    bad = []
+    for ch in range(y.shape[1]):
+        wrong = np.flatnonzero(np.abs(np.asarray(y[:, ch]) - want[:, ch]) > TOLERANCE)
+        if wrong.size:
+            bad.append((ch, int(wrong[0]), wrong.size))
+    return bad or None
+
+
+def check_modelled(name, workdir, export):
+    params, lanes, edges = MODELLED[name]
+    x = read_input(workdir)
+    y = read_export(workdir, export)
+    if y is None:
+        return False
+    end = len(y)
+    events = sorted((t, k) for k, t in params.items() if k not in ("noise_end", "end"))
+    want = model.render(x, lanes(params), end)
+    bad = model_mismatch(y, want)
+    if bad:
+        for ch, t, count in bad:
+            after = [f"{k} = {tk}" for tk, k in events if tk <= t]
+            print(f"  BAD  channel {ch}: {count} samples differ from the model, first at {t} "
+                  f"({t / RATE:.6f} s, after {after[-1] if after else 'no event'}): "
+                  f"got {y[t, ch]:.7f}, want {want[t, ch]:.7f} (input {x[t, ch] if t < len(x) else 0:.7f})")
+        # Say which edge the output would match if it were off by a few samples.
+        for key in edges:
+            for d in [s * k for k in range(1, 65) for s in (-1, 1)]:
+                moved = dict(params, **{key: params[key] + d})
+                if model_mismatch(y, model.render(x, lanes(moved), end)) is None:
+                    print(f"  note: the export matches {key} = {params[key] + d} "
+                          f"(spec {params[key]}, off by {d:+d})")
+                    break
+        return False
+    worst = float(np.abs(np.asarray(y) - want).max())
+    print(f"  ok   [0, {end}) both channels = the model (events "
+          f"{', '.join(k for _, k in events)}; max error {worst:.1e})")
+    blind = [f"{k}{d:+d}" for k in edges for d in (-1, 1)
+             if model_mismatch(y, model.render(x, lanes(dict(params, **{k: params[k] + d})), end)) is None]
     if blind:
         print(f"  BAD  the check also passes with edges moved: {', '.join(blind)}")
         return False
@@ -231,10 +305,11 @@ def check_identical(a, b):
 def main(argv):
     if len(argv) == 4 and argv[1] == "identical":
         return check_identical(argv[2], argv[3])
-    if len(argv) in (3, 4) and argv[1] in SCENARIOS:
+    if len(argv) in (3, 4) and (argv[1] in SCENARIOS or argv[1] in MODELLED):
         name, workdir = argv[1], argv[2]
         export = argv[3] if len(argv) == 4 else os.path.join(workdir, "export.wav")
-        return check_scenario(name, workdir, export)
+        check = check_scenario if name in SCENARIOS else check_modelled
+        return check(name, workdir, export)
     raise SystemExit(__doc__)
 
 

@@ -3,6 +3,9 @@
 Every input is a short silence, seeded white noise, then silence, so a loop cut from
 it has exactly one period that fits; sample positions are chosen odd and unrelated so
 that no two ways of being wrong look alike. check.py holds what each must render.
+Every scenario sets `fade` to 0 (a constant lane): no declicks, so the loop is the
+input exactly. The mono looper runs on a mono track; `overdub` and `undo_clear` run the
+stereo looper on a stereo track, with other noise in each channel.
 
 The silence at the start: once in about 40 exports, Ardour 7.3 faded the first
 ~4100 samples of the render in (256 zeros, then its gain smoothing from 0 towards 1).
@@ -18,7 +21,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PLAY, RATE, RECORD, Setup, noise, write_setup  # noqa: E402
+from harness import (CLEAR, FADE, FEEDBACK, OVERDUB, PLAY, RATE, RECORD, REDO, UNDO,  # noqa: E402
+                     Setup, noise, write_setup)
 
 SECOND = RATE
 LEAD_IN = SECOND // 4
@@ -39,35 +43,90 @@ TEN_MINUTES_LEN = 10 * 60 * SECOND + 13
 TEN_MINUTES = dict(A=48_017, B=48_017 + TEN_MINUTES_LEN)
 TEN_MINUTES.update(noise_end=TEN_MINUTES["B"] + SECOND, end=TEN_MINUTES["B"] + TEN_MINUTES_LEN + SECOND)
 
+# 5. stereo: a take [A, B); a layer [C1, D1) held for 1.6 loops (across the wrap: part
+#    of the loop gets the input added twice); undo at U1 (the layer goes, the loop plays
+#    on from where it was), redo at R1 (it comes back); play off at P0, overdub on at
+#    C2 while stopped (no layer yet), play on at P1 (the loop from its start, and the
+#    layer from there), overdub off at D2.
+OVERDUB_LAYERS = dict(noise_end=260_000, A=16_001, B=59_009, C1=75_013, D1=143_833,
+                      U1=160_019, R1=178_031, P0=195_043, C2=205_051, P1=215_063,
+                      D2=240_071, end=320_000)
+
+# 6. stereo, feedback 0.5: take 1 [A1, B1), take 2 [A2, B2); a layer from C undone at U1
+#    while overdub is still on (the layer is closed, then undone; overdub off at D does
+#    nothing); undo at U2 (take 1, at the position modulo its length), redo at R1 (take
+#    2), redo at R2 (the layer, closed by U1); clear at X (pass-through), undo at U3 (the
+#    layered take 2 from its start); a new layer [C2, D2) drops the redo step, so redo
+#    at R3 does nothing.
+UNDO_CLEAR = dict(noise_end=330_000, A1=15_013, B1=63_017, A2=80_021, B2=113_039,
+                  C=130_007, U1=150_011, D=160_003, U2=175_019, R1=196_027, R2=214_043,
+                  X=236_051, U3=251_063, C2=266_071, D2=296_083, R3=310_091, end=380_000)
+UNDO_CLEAR_FEEDBACK = 0.5
+PULSE = 2_400  # how long a trigger (undo, redo, clear) stays on
+
 
 def burst(seed, frames):
     """LEAD_IN samples of silence, then seeded noise up to sample `frames`."""
     return np.concatenate([np.zeros(LEAD_IN, np.float32), noise(seed, frames - LEAD_IN)])
 
 
+def stereo_burst(seed, frames):
+    """burst() in each of two channels, each its own noise."""
+    return np.stack([burst(seed, frames), burst(seed + 100, frames)], axis=1)
+
+
 def record_lane(*edges):
-    """Record automation: off at 0, then alternately on and off at the given samples."""
+    """A toggle's automation: off at 0, then alternately on and off at the given samples."""
     return [(0, 0.0)] + [(t, 1.0 if i % 2 == 0 else 0.0) for i, t in enumerate(edges)]
+
+
+def pulses(*times):
+    """A trigger's automation: off at 0, on for PULSE samples from each given sample."""
+    return [(0, 0.0)] + [pt for t in times for pt in ((t, 1.0), (t + PULSE, 0.0))]
+
+
+NO_FADE = {FADE: [(0, 0.0)]}
+
+
+def overdub_lanes(p):
+    return {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0), (p["P0"], 0.0), (p["P1"], 1.0)],
+            OVERDUB: record_lane(p["C1"], p["D1"], p["C2"], p["D2"]),
+            UNDO: pulses(p["U1"]), REDO: pulses(p["R1"]), **NO_FADE}
+
+
+def undo_clear_lanes(p):
+    return {RECORD: record_lane(p["A1"], p["B1"], p["A2"], p["B2"]), PLAY: [(0, 1.0)],
+            OVERDUB: record_lane(p["C"], p["D"], p["C2"], p["D2"]),
+            FEEDBACK: [(0, UNDO_CLEAR_FEEDBACK)],
+            UNDO: pulses(p["U1"], p["U2"], p["U3"]), REDO: pulses(p["R1"], p["R2"], p["R3"]),
+            CLEAR: pulses(p["X"]), **NO_FADE}
 
 
 def setup(name):
     if name == "loop":
         p = LOOP
         return Setup(name, burst(1, p["noise_end"]), p["end"],
-                     {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0)]})
+                     {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0)], **NO_FADE})
     if name == "play":
         p = PLAY_OFF_ON
         return Setup(name, burst(2, p["noise_end"]), p["end"],
                      {RECORD: record_lane(p["A"], p["B"]),
-                      PLAY: [(0, 1.0), (p["C"], 0.0), (p["D"], 1.0)]})
+                      PLAY: [(0, 1.0), (p["C"], 0.0), (p["D"], 1.0)], **NO_FADE})
     if name == "retake":
         p = RETAKE
         return Setup(name, burst(3, p["noise_end"]), p["end"],
-                     {RECORD: record_lane(p["A1"], p["B1"], p["A2"], p["B2"]), PLAY: [(0, 1.0)]})
+                     {RECORD: record_lane(p["A1"], p["B1"], p["A2"], p["B2"]), PLAY: [(0, 1.0)],
+                      **NO_FADE})
     if name == "ten_minutes":
         p = TEN_MINUTES
         return Setup(name, burst(4, p["noise_end"]), p["end"],
-                     {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0)]})
+                     {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0)], **NO_FADE})
+    if name == "overdub":
+        p = OVERDUB_LAYERS
+        return Setup(name, stereo_burst(5, p["noise_end"]), p["end"], overdub_lanes(p))
+    if name == "undo_clear":
+        p = UNDO_CLEAR
+        return Setup(name, stereo_burst(6, p["noise_end"]), p["end"], undo_clear_lanes(p))
     raise SystemExit(f"unknown scenario {name}")
 
 
