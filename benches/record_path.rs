@@ -25,9 +25,9 @@
 mod common;
 
 use common::*;
-use looper::engine::tree::NODE_BYTES;
 use looper::chunk::{pool_target, CHUNK_BYTES, CHUNK_SAMPLES};
 use looper::engine::looper::Controls;
+use looper::engine::tree::NODE_BYTES;
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
 use std::time::Instant;

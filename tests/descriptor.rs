@@ -110,7 +110,11 @@ fn a_new_take_replaces_the_old_loop_and_its_memory() {
     // The old take is an undo step: its memory is held ...
     assert_eq!(h.control(port::LAYERS), 2.0, "two takes to undo");
     let long_take = (20 * CHUNK) as f64 * 4.0;
-    assert!(h.memory_bytes() > bound + long_take * 0.9, "{} held", h.memory_bytes());
+    assert!(
+        h.memory_bytes() > bound + long_take * 0.9,
+        "{} held",
+        h.memory_bytes()
+    );
     // ... until the history may hold nothing: then the oldest steps are released.
     h.set(port::UNDO_MEMORY, 0.0);
     h.idle((RATE * 0.5) as usize, 256);

@@ -49,11 +49,21 @@ fn overdub_pass(h: &mut Host, len: usize, old: &[f32], f: impl Fn(usize) -> f32)
         let out = h.run(&input, 0.0, 1.0).to_vec();
         assert_eq!(h.state(), 4, "overdubbing");
         for j in 0..n {
-            assert_eq!(out[j], input[j] + old[at + j], "overdub output, frame {}", at + j);
+            assert_eq!(
+                out[j],
+                input[j] + old[at + j],
+                "overdub output, frame {}",
+                at + j
+            );
         }
         if h.channels == 2 {
             for j in 0..n {
-                assert_eq!(h.out_right()[j], -input[j] + old[len + at + j], "right, frame {}", at + j);
+                assert_eq!(
+                    h.out_right()[j],
+                    -input[j] + old[len + at + j],
+                    "right, frame {}",
+                    at + j
+                );
             }
         }
         at += n;
@@ -174,7 +184,7 @@ fn undo_and_redo_return_every_layer_bit_for_bit_through_retakes_and_clears() {
             layer(&mut h, &mut states, i);
         }
         let len_b = 2 * CHUNK + 5;
-        let mut record_b = |h: &mut Host, states: &mut Vec<(usize, Option<Vec<f32>>)>| {
+        let record_b = |h: &mut Host, states: &mut Vec<(usize, Option<Vec<f32>>)>| {
             take(h, len_b, |k| sig(k as u64 + 555));
             let s = snapshot(h, len_b);
             states.push((len_b, s));
@@ -193,15 +203,27 @@ fn undo_and_redo_return_every_layer_bit_for_bit_through_retakes_and_clears() {
         for i in (0..steps).rev() {
             trigger(&mut h, port::UNDO, 0);
             let (len, want) = &states[i];
-            assert_eq!(snapshot(&mut h, *len), *want, "{channels} ch: undo to step {i}");
+            assert_eq!(
+                snapshot(&mut h, *len),
+                *want,
+                "{channels} ch: undo to step {i}"
+            );
             assert_eq!(h.control(port::LAYERS) as usize, i);
             assert_eq!(h.control(port::REDOS) as usize, steps - i);
         }
         trigger(&mut h, port::UNDO, 0);
-        assert_eq!(h.control(port::LAYERS), 0.0, "nothing before the first take");
+        assert_eq!(
+            h.control(port::LAYERS),
+            0.0,
+            "nothing before the first take"
+        );
         for (i, (len, want)) in states.iter().enumerate().skip(1) {
             trigger(&mut h, port::REDO, 0);
-            assert_eq!(snapshot(&mut h, *len), *want, "{channels} ch: redo to step {i}");
+            assert_eq!(
+                snapshot(&mut h, *len),
+                *want,
+                "{channels} ch: redo to step {i}"
+            );
         }
         // A new action after undo discards the redo steps.
         for _ in 0..3 {

@@ -25,7 +25,11 @@ fn run_channels(
     record: f32,
     play: f32,
 ) -> Vec<Vec<f32>> {
-    for (p, v) in [(port::RECORD, record), (port::PLAY, play), (port::FADE, 0.0)] {
+    for (p, v) in [
+        (port::RECORD, record),
+        (port::PLAY, play),
+        (port::FADE, 0.0),
+    ] {
         inst.set_control_input(PortIndex(p as usize), v).unwrap();
     }
     let n = inputs[0].len();
@@ -56,7 +60,9 @@ fn lilv_host_loads_the_stereo_plugin_and_loops_both_channels_exactly() {
     // SAFETY: the features outlive the instance.
     let mut inst = unsafe { plugin.instantiate(features.clone(), 48_000.0) }.expect("instantiate");
     let len = 3 * CHUNK + 555;
-    let (l, r): (Vec<f32>, Vec<f32>) = (0..len as u64).map(|k| (sig(k), sig(k + 1_000_003))).unzip();
+    let (l, r): (Vec<f32>, Vec<f32>) = (0..len as u64)
+        .map(|k| (sig(k), sig(k + 1_000_003)))
+        .unzip();
     for i in (0..len).step_by(300) {
         let e = (i + 300).min(len);
         let out = run_channels(&mut inst, &features, &[&l[i..e], &r[i..e]], 1.0, 1.0);

@@ -4,8 +4,8 @@
 //! the process-wide counters it reads are its own.
 
 mod support;
-use looper::engine::tree::NODE_BYTES;
 use looper::chunk::{pool_target, CHUNK_BYTES};
+use looper::engine::tree::NODE_BYTES;
 use support::*;
 
 #[test]

@@ -313,7 +313,10 @@ impl Rig {
     pub fn new(rate: f64) -> Rig {
         let stats = std::sync::Arc::new(looper::chunk::MemStats::default());
         let mut lp = looper::engine::looper::Looper::new(rate, stats.clone());
-        let core = looper::engine::worker::WorkerCore::new(stats.clone(), Box::new(looper::engine::worker::Silent));
+        let core = looper::engine::worker::WorkerCore::new(
+            stats.clone(),
+            Box::new(looper::engine::worker::Silent),
+        );
         core.prefill(&mut lp);
         Rig {
             lp,

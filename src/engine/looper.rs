@@ -96,7 +96,10 @@ pub enum Delivery {
     Chunk(Shared<Chunk>),
     Node(Shared<Node>),
     /// Items the worker could not make (the system refused memory).
-    Shortfall { chunks: u32, nodes: u32 },
+    Shortfall {
+        chunks: u32,
+        nodes: u32,
+    },
 }
 
 /// Seconds without a delivery after which a request counts as lost (a host may drop a
@@ -246,10 +249,22 @@ impl Looper {
 
     /// [audio] Control edges, in this order: undo, redo, clear, record, play, overdub.
     fn apply_controls(&mut self, c: &Controls) {
-        let fade_ms = if c.fade.is_nan() { 0.0 } else { c.fade.clamp(0.0, MAX_FADE_MS) };
+        let fade_ms = if c.fade.is_nan() {
+            0.0
+        } else {
+            c.fade.clamp(0.0, MAX_FADE_MS)
+        };
         self.fade = self.frames(fade_ms as f64);
-        let fb = if c.feedback.is_nan() { 1.0 } else { c.feedback.clamp(0.0, 1.0) };
-        let mib = if c.undo_memory.is_nan() { 0.0 } else { c.undo_memory.max(0.0) };
+        let fb = if c.feedback.is_nan() {
+            1.0
+        } else {
+            c.feedback.clamp(0.0, 1.0)
+        };
+        let mib = if c.undo_memory.is_nan() {
+            0.0
+        } else {
+            c.undo_memory.max(0.0)
+        };
         self.undo_limit = (mib as f64 * 1024.0 * 1024.0).min(usize::MAX as f64 / 2.0) as usize;
         let level = self.frames(LEVEL_MS);
         for (r, db) in [(&mut self.dry, c.dry), (&mut self.wet, c.wet)] {
@@ -466,7 +481,11 @@ impl Looper {
         }
         // Capture: the take, or the tail past its end.
         if self.recording || self.tail_left > 0 {
-            let k = if self.recording { m } else { m.min(self.tail_left) };
+            let k = if self.recording {
+                m
+            } else {
+                m.min(self.tail_left)
+            };
             let src: [&[f32]; MAX_CHANNELS] = [&inp[0][..k], &inp[1][..k]];
             let stored = self.live.tree.push(&src[..self.channels], &mut self.pool);
             if self.recording {
@@ -482,7 +501,15 @@ impl Looper {
         }
         if let Some(f) = self.fader.as_mut() {
             let x = self.fade.min(f.version.tail()).min(f.version.loop_len);
-            render(&f.version, &mut f.pos, &mut f.wrapped, x, &mut loop_out, m, &mut f.gain);
+            render(
+                &f.version,
+                &mut f.pos,
+                &mut f.wrapped,
+                x,
+                &mut loop_out,
+                m,
+                &mut f.gain,
+            );
             if f.gain.is_steady() && f.gain.value() == 0.0 {
                 self.fader = None; // only queues what nobody else holds
                 self.collect_pending = true;
@@ -502,7 +529,7 @@ impl Looper {
             }
         } else {
             for i in 0..m {
-                let (d, w) = (self.dry.next(), self.wet.next());
+                let (d, w) = (self.dry.tick(), self.wet.tick());
                 for c in 0..chans {
                     io[c][off + i] = d * inp[c][i] + w * loop_out[c][i];
                 }
@@ -516,15 +543,23 @@ impl Looper {
         if !self.layer_open {
             let x = self.fade.min(self.live.tail()).min(self.live.loop_len);
             let mut gain = self.voice;
-            render(&self.live, &mut self.pos, &mut self.wrapped, x, out, m, &mut gain);
+            render(
+                &self.live,
+                &mut self.pos,
+                &mut self.wrapped,
+                x,
+                out,
+                m,
+                &mut gain,
+            );
             self.voice = gain;
             return;
         }
         let mut gi = [0.0f32; SUB];
         let mut gf = [0.0f32; SUB];
         for i in 0..m {
-            gi[i] = self.od_in.next();
-            gf[i] = self.od_fb.next();
+            gi[i] = self.od_in.tick();
+            gf[i] = self.od_fb.tick();
         }
         let len = self.live.loop_len;
         let x = self.fade.min(self.live.tail()).min(len);
@@ -534,11 +569,12 @@ impl Looper {
         while done < m {
             let p = self.pos;
             let xf = self.wrapped && p < x;
-            let seg = (m - done).min(len - p).min(if xf { x - p } else { usize::MAX });
+            let seg = (m - done)
+                .min(len - p)
+                .min(if xf { x - p } else { usize::MAX });
             // The layer: old * feedback + input, in the loop and (in the crossfade) in
             // the tail that continues its end; the old values are what plays.
-            let mix = |dst: &mut Scratch, at0: usize, tree: &mut Tree,
-                           pool: &mut ReadyPool| {
+            let mix = |dst: &mut Scratch, at0: usize, tree: &mut Tree, pool: &mut ReadyPool| {
                 let reached = tree.write(at0, seg, pool, |at, s| {
                     for (c, s) in s.into_iter().enumerate().take(ch) {
                         for (j, v) in s.iter_mut().enumerate() {
@@ -775,7 +811,9 @@ fn render(
     while done < m {
         let p = *pos;
         let xf = *wrapped && p < x;
-        let seg = (m - done).min(len - p).min(if xf { x - p } else { usize::MAX });
+        let seg = (m - done)
+            .min(len - p)
+            .min(if xf { x - p } else { usize::MAX });
         v.tree.read(p, seg, |at, s| {
             for (c, s) in s.into_iter().enumerate().take(ch) {
                 buf[c][done + at..done + at + s.len()].copy_from_slice(s);
@@ -820,7 +858,7 @@ fn apply_gain(buf: &mut Scratch, ch: usize, m: usize, gain: &mut Ramp) {
         return;
     }
     for i in 0..m {
-        let g = gain.next();
+        let g = gain.tick();
         for b in buf.iter_mut().take(ch) {
             b[i] *= g;
         }

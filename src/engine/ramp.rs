@@ -35,7 +35,7 @@ impl Ramp {
 
     /// [audio] The gain for the next frame.
     #[inline]
-    pub fn next(&mut self) -> f32 {
+    pub fn tick(&mut self) -> f32 {
         if self.left > 0 {
             self.left -= 1;
             self.value = if self.left == 0 {
@@ -92,13 +92,13 @@ mod tests {
     fn ramps_land_exactly_on_their_target() {
         let mut r = Ramp::at(0.0);
         r.go(1.0, 3);
-        let v: Vec<f32> = (0..5).map(|_| r.next()).collect();
+        let v: Vec<f32> = (0..5).map(|_| r.tick()).collect();
         assert_eq!(v[2], 1.0);
         assert_eq!(v[4], 1.0);
         assert!(v[0] > 0.0 && v[0] < v[1] && v[1] < 1.0);
         assert!(r.is_steady());
         r.go(0.25, 0);
-        assert_eq!(r.next(), 0.25);
+        assert_eq!(r.tick(), 0.25);
     }
 
     #[test]

@@ -462,7 +462,11 @@ impl Tree {
                 break;
             };
             let (l, r) = chunk.samples_mut().split_at_mut(fpc);
-            let r: &mut [f32] = if stereo { &mut r[off..off + m] } else { &mut [] };
+            let r: &mut [f32] = if stereo {
+                &mut r[off..off + m]
+            } else {
+                &mut []
+            };
             f(pos - start, [&mut l[off..off + m], r]);
             pos += m;
         }
@@ -475,14 +479,19 @@ impl Tree {
             return None;
         }
         let fpc = self.frames_per_chunk();
-        self.chunk(i / fpc).map(|ch| ch.samples()[c * fpc + i % fpc])
+        self.chunk(i / fpc)
+            .map(|ch| ch.samples()[c * fpc + i % fpc])
     }
 }
 
 /// [audio] The node in `slot`, writable: copied first if it is shared (its slots are
 /// cloned: one reference more to each child, no sample copied). `None` if the slot
 /// holds no node or the pool has no node for the copy.
-fn own_node<'a>(slot: &'a mut Slot, pool: &mut ReadyPool, taken: &mut Taken) -> Option<&'a mut Node> {
+fn own_node<'a>(
+    slot: &'a mut Slot,
+    pool: &mut ReadyPool,
+    taken: &mut Taken,
+) -> Option<&'a mut Node> {
     let Slot::Node(sh) = slot else { return None };
     if Shared::get_mut(sh).is_none() {
         let mut fresh = pool.take_node()?;
@@ -551,7 +560,10 @@ mod tests {
         t.read(start, out.len(), |at, s| {
             out[at..at + s[0].len()].copy_from_slice(s[0])
         });
-        assert!(out.iter().enumerate().all(|(j, &v)| v == (start + j) as f32));
+        assert!(out
+            .iter()
+            .enumerate()
+            .all(|(j, &v)| v == (start + j) as f32));
         drop((pool, t));
         collector.collect();
         assert_eq!(stats.chunks_live(), 0);
@@ -590,7 +602,10 @@ mod tests {
             }),
             2
         );
-        assert_eq!(layer.write(3 * fpc, 1, &mut pool, |_, [l, _]| l[0] = 9.0), 1);
+        assert_eq!(
+            layer.write(3 * fpc, 1, &mut pool, |_, [l, _]| l[0] = 9.0),
+            1
+        );
         // Copied: 2 chunks, the root and two leaves. Nothing else.
         assert_eq!(
             layer.taken(),
@@ -612,15 +627,15 @@ mod tests {
             }
         }
         // Writing again into the same chunk copies nothing more.
-        assert_eq!(layer.write(at + 100, 1, &mut pool, |_, [l, _]| l[0] = 0.0), 1);
+        assert_eq!(
+            layer.write(at + 100, 1, &mut pool, |_, [l, _]| l[0] = 0.0),
+            1
+        );
         assert_eq!(layer.taken().copied, 2);
         drop(base);
         collector.collect();
         // The base's two copied chunks and three nodes are freed; the rest is shared.
-        assert_eq!(
-            held - stats.bytes_held(),
-            2 * CHUNK_BYTES + 3 * NODE_BYTES
-        );
+        assert_eq!(held - stats.bytes_held(), 2 * CHUNK_BYTES + 3 * NODE_BYTES);
         drop((pool, layer));
         collector.collect();
         assert_eq!(stats.bytes_held(), 0);

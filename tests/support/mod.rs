@@ -536,18 +536,29 @@ impl Host {
 
     /// Sets a control input (it stays until set again).
     pub fn set(&mut self, p: u32, value: f32) {
-        assert!(p >= port::RECORD && p < port::STATE || (port::OVERDUB..=port::WET).contains(&p));
+        assert!(
+            (port::RECORD..port::STATE).contains(&p) || (port::OVERDUB..=port::WET).contains(&p)
+        );
         self.controls[p as usize] = value;
     }
 
     /// Runs one stereo block with separate buffers; returns (left, right) out.
-    pub fn run_stereo(&mut self, l: &[f32], r: &[f32], record: f32, play: f32) -> (Vec<f32>, Vec<f32>) {
+    pub fn run_stereo(
+        &mut self,
+        l: &[f32],
+        r: &[f32],
+        record: f32,
+        play: f32,
+    ) -> (Vec<f32>, Vec<f32>) {
         assert_eq!(self.channels, 2);
         let n = l.len();
         let (mut il, mut ir) = (l.to_vec(), r.to_vec());
         let (mut ol, mut or) = (vec![f32::NAN; n], vec![f32::NAN; n]);
         self.run_ptrs2(
-            [(il.as_mut_ptr(), ol.as_mut_ptr()), (ir.as_mut_ptr(), or.as_mut_ptr())],
+            [
+                (il.as_mut_ptr(), ol.as_mut_ptr()),
+                (ir.as_mut_ptr(), or.as_mut_ptr()),
+            ],
             n,
             record,
             play,
@@ -579,11 +590,21 @@ impl Host {
             let mut or = std::mem::take(&mut self.out_r);
             or.clear();
             or.resize(n, f32::NAN);
-            self.run_ptrs2([(ip, op), (ir.as_mut_ptr(), or.as_mut_ptr())], n, record, play);
+            self.run_ptrs2(
+                [(ip, op), (ir.as_mut_ptr(), or.as_mut_ptr())],
+                n,
+                record,
+                play,
+            );
             self.out_r = or;
             return;
         }
-        self.run_ptrs2([(ip, op), (std::ptr::null_mut(), std::ptr::null_mut())], n, record, play);
+        self.run_ptrs2(
+            [(ip, op), (std::ptr::null_mut(), std::ptr::null_mut())],
+            n,
+            record,
+            play,
+        );
     }
 
     fn run_ptrs2(&mut self, bufs: [(*mut f32, *mut f32); 2], n: usize, record: f32, play: f32) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The looper in real Ardour 7, headless: builds sessions with sample-exact (AudioTime)
-# automation of the looper's record and play ports, renders them with ardour7-export and
-# compares the renders with the inputs sample by sample (check.py).
+# automation of the looper's ports (fade at 0 throughout), renders them with
+# ardour7-export and compares the renders with the inputs sample by sample (check.py).
 #
 #   make install LV2DIR=/tmp/ardour-lv2
 #   LV2_PATH=/tmp/ardour-lv2 tests/hosts/ardour/run.sh [SCENARIO...]
@@ -13,6 +13,10 @@
 #   ten_minutes  a ten-minute take loops exactly (a 20-minute freewheel export)
 #   reload       the "play" session reloaded and saved: looper and lanes back, the
 #                export bit-identical to the first (needs "play" in the same run)
+#   overdub      stereo: layers across the wrap, undo and redo of a layer, a layer armed
+#                while stopped that starts with play
+#   undo_clear   stereo, feedback 0.5: two takes, undo during a layer, undo and redo
+#                across takes, clear and its undo, a new layer that drops the redo step
 #
 # Prints one PASS/FAIL line per scenario and last "ardour: N passed, N failed"; exits
 # non-zero on any failure. Work files go to a fresh temporary folder, removed on success
@@ -24,7 +28,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/hosts/ardour/lib.sh
 source "$HERE/lib.sh"
 
-ALL=(loop play retake ten_minutes reload)
+ALL=(loop play retake ten_minutes reload overdub undo_clear)
 SCENARIOS=("${@:-${ALL[@]}}")  # or just those named on the command line
 for s in "${SCENARIOS[@]}"; do
   case " ${ALL[*]} " in
@@ -77,10 +81,10 @@ fi
 found=""
 IFS=: read -r -a lv2dirs <<<"$LV2_PATH"
 for d in "${lv2dirs[@]}"; do
-  if grep -qs 'urn:looper-lv2:mono' "$d"/*/manifest.ttl; then found="$d"; fi
+  if grep -qs 'urn:looper-lv2:stereo' "$d"/*/manifest.ttl; then found="$d"; fi
 done
 if [ -z "$found" ]; then
-  fail_all "no bundle with urn:looper-lv2:mono in LV2_PATH=$LV2_PATH (make install LV2DIR=...)"
+  fail_all "no bundle with urn:looper-lv2:stereo in LV2_PATH=$LV2_PATH (make install LV2DIR=...)"
 fi
 
 # --- a fresh folder for everything, and cleanup ---------------------------------------
