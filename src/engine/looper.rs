@@ -119,6 +119,20 @@ const MAX_FADE_MS: f32 = 100.0;
 
 type Scratch = [[f32; SUB]; MAX_CHANNELS];
 
+/// Scratch space for one sub-block, made once at instantiation: the audio thread writes
+/// only the frames it uses, so a small block touches few cache lines.
+struct Work {
+    /// The loop's contribution (every version sounding, at its gain).
+    out: Scratch,
+    /// One version's frames before its gain.
+    buf: Scratch,
+    /// The tail's frames in the seam's crossfade.
+    tail: Scratch,
+    /// The overdub's input and feedback gains, frame by frame.
+    gi: [f32; SUB],
+    gf: [f32; SUB],
+}
+
 /// A version still sounding while it fades out (after play off, a new take, undo,
 /// redo or clear).
 struct Fader {
@@ -148,6 +162,7 @@ pub struct Looper {
     wrapped: bool,
     voice: Ramp,
     fader: Option<Fader>,
+    work: Box<Work>,
     /// An overdub layer is being written into `live`.
     layer_open: bool,
     /// The input is going into the layer (false while its fade-out runs).
@@ -196,6 +211,13 @@ impl Looper {
             wrapped: false,
             voice: Ramp::at(1.0),
             fader: None,
+            work: Box::new(Work {
+                out: [[0.0; SUB]; MAX_CHANNELS],
+                buf: [[0.0; SUB]; MAX_CHANNELS],
+                tail: [[0.0; SUB]; MAX_CHANNELS],
+                gi: [0.0; SUB],
+                gf: [0.0; SUB],
+            }),
             layer_open: false,
             engaged: false,
             overdub_held: false,
@@ -473,12 +495,10 @@ impl Looper {
         self.live.tree.settle();
     }
 
-    /// [audio] Up to `SUB` frames at `off` of the block.
+    /// [audio] Up to `SUB` frames at `off` of the block. The input is read from `io`
+    /// where it is (capture and overdub need it raw), and only the output's mix
+    /// overwrites it: no copy of the input, and no scratch touched beyond `m` frames.
     fn process_sub(&mut self, io: &mut [&mut [f32]], chans: usize, off: usize, m: usize) {
-        let mut inp: Scratch = [[0.0; SUB]; MAX_CHANNELS];
-        for c in 0..chans {
-            inp[c][..m].copy_from_slice(&io[c][off..off + m]);
-        }
         // Capture: the take, or the tail past its end.
         if self.recording || self.tail_left > 0 {
             let k = if self.recording {
@@ -486,8 +506,11 @@ impl Looper {
             } else {
                 m.min(self.tail_left)
             };
-            let src: [&[f32]; MAX_CHANNELS] = [&inp[0][..k], &inp[1][..k]];
-            let stored = self.live.tree.push(&src[..self.channels], &mut self.pool);
+            let src: [&[f32]; MAX_CHANNELS] = [
+                &io[0][off..off + k],
+                io.get(1).map_or(&[][..], |r| &r[off..off + k]),
+            ];
+            let stored = self.live.tree.push(&src[..chans], &mut self.pool);
             if self.recording {
                 self.dropouts += (k - stored) as u64;
             } else {
@@ -495,18 +518,29 @@ impl Looper {
                 self.commit_take_if_done();
             }
         }
-        let mut loop_out: Scratch = [[0.0; SUB]; MAX_CHANNELS];
-        if self.playing && !self.live.is_empty() {
-            self.render_live(&inp, &mut loop_out, m);
+        let sounding = self.playing && !self.live.is_empty();
+        if !sounding && self.fader.is_none() {
+            // Nothing plays: the output is the input at the dry level.
+            self.mix_dry_only(io, chans, off, m);
+            return;
+        }
+        for o in self.work.out.iter_mut().take(chans) {
+            o[..m].fill(0.0);
+        }
+        if sounding {
+            self.render_live(io, off, m);
         }
         if let Some(f) = self.fader.as_mut() {
             let x = self.fade.min(f.version.tail()).min(f.version.loop_len);
+            let w = &mut *self.work;
+            let (out, buf) = (&mut w.out, &mut w.buf);
             render(
                 &f.version,
                 &mut f.pos,
                 &mut f.wrapped,
                 x,
-                &mut loop_out,
+                out,
+                buf,
                 m,
                 &mut f.gain,
             );
@@ -516,55 +550,78 @@ impl Looper {
             }
         }
         // Mix: dry input plus wet loop.
-        let steady = self.dry.is_steady() && self.wet.is_steady();
-        if steady {
+        let out = &self.work.out;
+        if self.dry.is_steady() && self.wet.is_steady() {
             let (d, w) = (self.dry.value(), self.wet.value());
-            for c in 0..chans {
-                for (o, (x, l)) in io[c][off..off + m]
-                    .iter_mut()
-                    .zip(inp[c].iter().zip(&loop_out[c]))
-                {
-                    *o = d * x + w * l;
+            for (c, l) in out.iter().enumerate().take(chans) {
+                let io = &mut io[c][off..off + m];
+                if d == 1.0 && w == 1.0 {
+                    io.iter_mut().zip(l).for_each(|(o, l)| *o += l);
+                } else {
+                    io.iter_mut().zip(l).for_each(|(o, l)| *o = d * *o + w * l);
                 }
             }
         } else {
             for i in 0..m {
                 let (d, w) = (self.dry.tick(), self.wet.tick());
-                for c in 0..chans {
-                    io[c][off + i] = d * inp[c][i] + w * loop_out[c][i];
+                for (c, l) in out.iter().enumerate().take(chans) {
+                    io[c][off + i] = d * io[c][off + i] + w * l[i];
                 }
             }
         }
     }
 
-    /// [audio] The live version's `m` frames into `out`, from `pos`; an open layer also
-    /// writes the input into it (old * feedback + input) where it reads.
-    fn render_live(&mut self, inp: &Scratch, out: &mut Scratch, m: usize) {
+    /// [audio] The output is the input at the dry level (nothing plays).
+    fn mix_dry_only(&mut self, io: &mut [&mut [f32]], chans: usize, off: usize, m: usize) {
+        if self.dry.is_steady() {
+            let d = self.dry.value();
+            if d != 1.0 {
+                for b in io.iter_mut().take(chans) {
+                    b[off..off + m].iter_mut().for_each(|s| *s *= d);
+                }
+            }
+        } else {
+            for i in 0..m {
+                let d = self.dry.tick();
+                for b in io.iter_mut().take(chans) {
+                    b[off + i] *= d;
+                }
+            }
+        }
+        for _ in 0..m.min(self.wet.left()) {
+            self.wet.tick();
+        }
+    }
+
+    /// [audio] Adds the live version's `m` frames from `pos` into the scratch output;
+    /// an open layer also writes the input (`io` at `off`) into it, old * feedback +
+    /// input, where it reads.
+    fn render_live(&mut self, io: &[&mut [f32]], off: usize, m: usize) {
+        let w = &mut *self.work;
         if !self.layer_open {
             let x = self.fade.min(self.live.tail()).min(self.live.loop_len);
-            let mut gain = self.voice;
+            let (out, buf) = (&mut w.out, &mut w.buf);
+            let v = &self.live;
             render(
-                &self.live,
+                v,
                 &mut self.pos,
                 &mut self.wrapped,
                 x,
                 out,
+                buf,
                 m,
-                &mut gain,
+                &mut self.voice,
             );
-            self.voice = gain;
             return;
         }
-        let mut gi = [0.0f32; SUB];
-        let mut gf = [0.0f32; SUB];
         for i in 0..m {
-            gi[i] = self.od_in.tick();
-            gf[i] = self.od_fb.tick();
+            w.gi[i] = self.od_in.tick();
+            w.gf[i] = self.od_fb.tick();
         }
         let len = self.live.loop_len;
         let x = self.fade.min(self.live.tail()).min(len);
-        let ch = self.channels;
-        let mut tail: Scratch = [[0.0; SUB]; MAX_CHANNELS];
+        let ch = self.channels.min(io.len());
+        let (gi, gf) = (&w.gi, &w.gf);
         let mut done = 0;
         while done < m {
             let p = self.pos;
@@ -577,10 +634,11 @@ impl Looper {
             let mix = |dst: &mut Scratch, at0: usize, tree: &mut Tree, pool: &mut ReadyPool| {
                 let reached = tree.write(at0, seg, pool, |at, s| {
                     for (c, s) in s.into_iter().enumerate().take(ch) {
+                        let input = &io[c][off + done + at..];
                         for (j, v) in s.iter_mut().enumerate() {
                             let i = done + at + j;
                             dst[c][i] = *v;
-                            *v = gf[i] * *v + gi[i] * inp[c][i];
+                            *v = gf[i] * *v + gi[i] * input[j];
                         }
                     }
                 });
@@ -596,15 +654,15 @@ impl Looper {
             };
             let mut lost = 0;
             if xf {
-                lost += mix(&mut tail, len + p, &mut self.live.tree, &mut self.pool);
+                lost += mix(&mut w.tail, len + p, &mut self.live.tree, &mut self.pool);
             }
-            lost += mix(out, p, &mut self.live.tree, &mut self.pool);
+            lost += mix(&mut w.buf, p, &mut self.live.tree, &mut self.pool);
             self.dropouts += lost.min(seg as u64);
             if xf {
                 for c in 0..ch {
                     for i in done..done + seg {
-                        let w = seam_weight(p + i - done, x);
-                        out[c][i] = w * out[c][i] + (1.0 - w) * tail[c][i];
+                        let wt = seam_weight(p + i - done, x);
+                        w.buf[c][i] = wt * w.buf[c][i] + (1.0 - wt) * w.tail[c][i];
                     }
                 }
             }
@@ -616,7 +674,7 @@ impl Looper {
             done += seg;
         }
         self.layer_frames += m as u64;
-        apply_gain(out, ch, m, &mut self.voice);
+        add_with_gain(&mut w.out, &w.buf, ch, m, &mut self.voice);
     }
 
     /// [audio] Bookkeeping after a block: the layer's end, the history's memory, the
@@ -789,15 +847,17 @@ impl Looper {
     }
 }
 
-/// [audio] Adds `m` frames of `v` from `*pos` into `out` at `gain`, wrapping at the
-/// loop's end and crossfading the loop's start with the tail for `x` frames after a
-/// wrap. Read only.
+/// [audio] Adds `m` frames of `v` from `*pos` into `out` at `gain` (through `buf`),
+/// wrapping at the loop's end and crossfading the loop's start with the tail for `x`
+/// frames after a wrap. Read only.
+#[allow(clippy::too_many_arguments)]
 fn render(
     v: &Version,
     pos: &mut usize,
     wrapped: &mut bool,
     x: usize,
     out: &mut Scratch,
+    buf: &mut Scratch,
     m: usize,
     gain: &mut Ramp,
 ) {
@@ -806,7 +866,6 @@ fn render(
         return;
     }
     let ch = v.tree.channels();
-    let mut buf: Scratch = [[0.0; SUB]; MAX_CHANNELS];
     let mut done = 0;
     while done < m {
         let p = *pos;
@@ -837,30 +896,30 @@ fn render(
         }
         done += seg;
     }
-    apply_gain(&mut buf, ch, m, gain);
-    for c in 0..ch {
-        for (o, b) in out[c][..m].iter_mut().zip(&buf[c][..m]) {
-            *o += b;
-        }
-    }
+    add_with_gain(out, buf, ch, m, gain);
 }
 
-/// [audio] Multiplies `m` frames of `buf` by `gain`, frame by frame.
+/// [audio] Adds `m` frames of `buf` times `gain` (frame by frame) into `out`.
 #[inline]
-fn apply_gain(buf: &mut Scratch, ch: usize, m: usize, gain: &mut Ramp) {
+fn add_with_gain(out: &mut Scratch, buf: &Scratch, ch: usize, m: usize, gain: &mut Ramp) {
     if gain.is_steady() {
         let g = gain.value();
-        if g != 1.0 {
-            for b in buf.iter_mut().take(ch) {
-                b[..m].iter_mut().for_each(|s| *s *= g);
+        for (o, b) in out.iter_mut().zip(buf).take(ch) {
+            if g == 1.0 {
+                o[..m].iter_mut().zip(&b[..m]).for_each(|(o, b)| *o += b);
+            } else {
+                o[..m]
+                    .iter_mut()
+                    .zip(&b[..m])
+                    .for_each(|(o, b)| *o += g * b);
             }
         }
         return;
     }
     for i in 0..m {
         let g = gain.tick();
-        for b in buf.iter_mut().take(ch) {
-            b[i] *= g;
+        for (o, b) in out.iter_mut().zip(buf).take(ch) {
+            o[i] += g * b[i];
         }
     }
 }

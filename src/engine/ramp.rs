@@ -59,6 +59,12 @@ impl Ramp {
         self.target
     }
 
+    /// [audio] Frames of ramp left.
+    #[inline]
+    pub fn left(&self) -> usize {
+        self.left as usize
+    }
+
     /// [audio] Whether it holds its value (no ramp under way).
     #[inline]
     pub fn is_steady(&self) -> bool {
