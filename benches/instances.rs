@@ -15,7 +15,6 @@
 mod common;
 
 use common::*;
-use looper::engine::looper::Controls;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -37,10 +36,7 @@ fn main() {
     let period_ns = BS as f64 / RATE as f64 * 1e9;
     let periods = seconds * RATE / BS;
     let src = noise(N * 4096);
-    let rec = Controls {
-        record: 1.0,
-        play: 1.0,
-    };
+    let rec = ctl(true, true, false);
     let mut fig = Figures::default();
     let (mut med, mut p999, mut worst, mut wshare, mut mem, mut drops) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0.0f64, 0u64);
@@ -62,7 +58,7 @@ fn main() {
             let t0 = Instant::now();
             for (inst, io) in insts.iter_mut().zip(ios.iter_mut()) {
                 inst.deliver();
-                inst.lp.process(rec, black_box(io));
+                inst.lp.process(&rec, &mut [black_box(&mut io[..])]);
             }
             times.push(ns_since(t0));
             let t1 = Instant::now();

@@ -38,10 +38,10 @@ const BLOCKS: [usize; 2] = [64, 256];
 const WAYS: [&str; 5] = ["memcpy", "fixed", "replace", "vec", "looper"];
 /// Seconds recorded in timer-free batches after each run, at the full length.
 const AFTER_S: usize = 10;
-const REC: Controls = Controls {
-    record: 1.0,
-    play: 1.0,
-};
+/// Record on, fades off (the record path as before: nothing else changes).
+fn rec() -> Controls {
+    ctl(true, true, false)
+}
 
 /// One way of recording. `record` is the audio thread's work for one block; `service` is
 /// what runs off the audio thread between blocks.
@@ -270,10 +270,10 @@ impl Way for Grow {
 // ---- the looper ----------------------------------------------------------------------
 
 /// The looper itself, through the same calls as the plugin's `run()`.
-struct LooperWay(Rig);
+struct LooperWay(Rig, Controls);
 impl LooperWay {
     fn new() -> LooperWay {
-        LooperWay(Rig::new(RATE as f64))
+        LooperWay(Rig::new(RATE as f64), rec())
     }
 }
 impl Way for LooperWay {
@@ -281,7 +281,7 @@ impl Way for LooperWay {
     fn record(&mut self, io: &mut [f32]) {
         // work_response for what the worker made since the last block, then run().
         self.0.deliver();
-        self.0.lp.process(REC, io);
+        self.0.lp.process(&self.1, &mut [io]);
     }
     fn service(&mut self) {
         self.0.service();

@@ -15,12 +15,12 @@
 //!
 //! | entry point | LV2 threading class | may allocate, free, lock, log? |
 //! |---|---|---|
-//! | `lv2_descriptor` | discovery | no (static data) |
-//! | `instantiate` | instantiation | yes: fills the pool of ready chunks |
+//! | `lv2_descriptor` (0 mono, 1 stereo) | discovery | no (static data) |
+//! | `instantiate` | instantiation | yes: fills the pool of ready chunks, makes the history ring and the scratch |
 //! | `connect_port` | audio (any) | no |
 //! | `activate` / `deactivate` | instantiation | yes (does nothing) |
 //! | `run` | audio | **no**: no allocation, free, lock, wait, log, print, syscall |
-//! | `work` (worker interface) | worker (own thread, or inside `schedule_work` when freewheeling) | yes: makes, locks, frees chunks; logs |
+//! | `work` (worker interface) | worker (own thread, or inside `schedule_work` when freewheeling) | yes: makes, locks, frees chunks and nodes (released layers, takes, copies); logs |
 //! | `work_response` | audio, after `run()` or from inside `schedule_work` | **no** |
 //! | `end_run` | audio | (not provided) |
 //! | `extension_data` | discovery | no |

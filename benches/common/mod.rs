@@ -295,6 +295,18 @@ pub fn benchmarking() -> bool {
     yes
 }
 
+/// Controls for the benchmarks: the port defaults, with fades off (exact figures) and
+/// `record`, `play`, `overdub` as given.
+pub fn ctl(record: bool, play: bool, overdub: bool) -> looper::engine::looper::Controls {
+    looper::engine::looper::Controls {
+        record: record as u8 as f32,
+        play: play as u8 as f32,
+        overdub: overdub as u8 as f32,
+        fade: 0.0,
+        ..looper::engine::looper::Controls::default()
+    }
+}
+
 /// One looper with its worker run inline, as the benchmarks drive it: `deliver` then
 /// `process` is the audio thread's block (`work_response`, then `run()`), `service` the
 /// worker's turn between blocks, outside any timed region.
@@ -304,15 +316,20 @@ pub fn benchmarking() -> bool {
 pub struct Rig {
     pub lp: looper::engine::looper::Looper,
     pending: Vec<looper::engine::looper::Delivery>,
-    core: looper::engine::worker::WorkerCore,
+    pub core: looper::engine::worker::WorkerCore,
     pub stats: std::sync::Arc<looper::chunk::MemStats>,
 }
 
 impl Rig {
-    /// A looper at `rate` with its pool filled, as after `instantiate`.
+    /// A mono looper at `rate` with its pool filled, as after `instantiate`.
     pub fn new(rate: f64) -> Rig {
+        Rig::with_channels(rate, 1)
+    }
+
+    /// A looper of `channels` at `rate` with its pool filled, as after `instantiate`.
+    pub fn with_channels(rate: f64, channels: usize) -> Rig {
         let stats = std::sync::Arc::new(looper::chunk::MemStats::default());
-        let mut lp = looper::engine::looper::Looper::new(rate, stats.clone());
+        let mut lp = looper::engine::looper::Looper::new(rate, channels, stats.clone());
         let core = looper::engine::worker::WorkerCore::new(
             stats.clone(),
             Box::new(looper::engine::worker::Silent),
@@ -334,6 +351,19 @@ impl Rig {
         }
     }
 
+    /// [audio] One block: `io[c]` is channel `c` (one or two), processed in place.
+    #[inline]
+    pub fn process(&mut self, c: &looper::engine::looper::Controls, io: &mut [Vec<f32>]) {
+        process_in(&mut self.lp, c, io);
+    }
+
+    /// [audio] A block of no frames: only the controls' edges take effect.
+    pub fn control(&mut self, c: &looper::engine::looper::Controls) {
+        let mut e: [&mut [f32]; 2] = [&mut [], &mut []];
+        let n = self.lp.channels();
+        self.lp.process(c, &mut e[..n]);
+    }
+
     /// [worker] Serves the looper's request, if it made one.
     pub fn service(&mut self) {
         if let Some(req) = self.lp.poll_request() {
@@ -343,5 +373,138 @@ impl Rig {
                 Ok(())
             });
         }
+    }
+
+    /// [worker] Serves requests and delivers until the pool is full and nothing retired
+    /// is left to free (between measurements).
+    pub fn settle(&mut self) {
+        for _ in 0..4 {
+            self.service();
+            self.deliver();
+            self.core.collect();
+        }
+    }
+
+    /// Records a take of `frames` frames of `src` (noise) in big blocks, serving the
+    /// worker between them, and closes it: the loop then plays from its start. Fades off.
+    pub fn record_loop(&mut self, frames: usize, src: &[f32]) {
+        let ch = self.lp.channels();
+        let big = 16_384.min(src.len());
+        let mut io: Vec<Vec<f32>> = (0..ch).map(|_| vec![0.0f32; big]).collect();
+        let rec = ctl(true, true, false);
+        let mut done = 0;
+        let mut k = 0;
+        while done < frames {
+            let n = big.min(frames - done);
+            for (c, b) in io.iter_mut().enumerate() {
+                b.resize(n, 0.0);
+                let s = ((k * 7 + c * 3) * 977) % (src.len() - n + 1);
+                b.copy_from_slice(&src[s..s + n]);
+            }
+            self.deliver();
+            self.process(&rec, &mut io);
+            self.service();
+            done += n;
+            k += 1;
+        }
+        self.deliver();
+        self.control(&ctl(false, true, false));
+        self.settle();
+        assert_eq!(self.lp.len(), frames, "the take lost frames (dropouts)");
+    }
+}
+
+/// [audio] One block through `lp`: `io[c]` is channel `c` (one or two), in place.
+#[inline]
+pub fn process_in(
+    lp: &mut looper::engine::looper::Looper,
+    c: &looper::engine::looper::Controls,
+    io: &mut [Vec<f32>],
+) {
+    match io {
+        [a] => lp.process(c, &mut [&mut a[..]]),
+        [a, b] => lp.process(c, &mut [&mut a[..], &mut b[..]]),
+        _ => panic!("one or two channels"),
+    }
+}
+
+/// Each block's least time over runs: `bmin[i] = min(bmin[i], times[i])`.
+pub fn min_into(bmin: &mut [u32], times: &[u32]) {
+    for (b, t) in bmin.iter_mut().zip(times) {
+        *b = (*b).min(*t);
+    }
+}
+
+/// Cools the caches as a host's other plugins would between two periods: writes
+/// `bytes` of a buffer of its own (kept for the process), a line at a time.
+pub struct Cooler {
+    buf: &'static mut [f32],
+    round: f32,
+}
+
+impl Cooler {
+    pub fn new(bytes: usize) -> Cooler {
+        Cooler {
+            buf: prealloc_f32(bytes.div_ceil(4).max(16)),
+            round: 0.0,
+        }
+    }
+    /// Writes every 64-byte line of the buffer once.
+    #[inline(never)]
+    pub fn cool(&mut self) {
+        self.round += 1.0;
+        let r = self.round;
+        for x in self.buf.iter_mut().step_by(16) {
+            *x = r;
+        }
+        std::hint::black_box(&mut *self.buf);
+    }
+    pub fn bytes(&self) -> usize {
+        self.buf.len() * 4
+    }
+}
+
+/// A preallocated, locked, pre-faulted loop of `frames` x `channels` (planar) that a
+/// plain copy plays and overdubs: the floor the looper's play and overdub paths are
+/// measured against. Play copies the loop into the block; overdub swaps the block with
+/// the loop (the old samples out, the input in: one copy each way).
+pub struct FlatLoop {
+    ptr: *mut f32,
+    pub frames: usize,
+    pub channels: usize,
+    pub pos: usize,
+}
+
+impl FlatLoop {
+    /// A loop in `mem` (which must hold `frames * channels` samples), playing from 0.
+    pub fn new(mem: &mut [f32], frames: usize, channels: usize) -> FlatLoop {
+        assert!(mem.len() >= frames * channels);
+        FlatLoop {
+            ptr: mem.as_mut_ptr(),
+            frames,
+            channels,
+            pos: 0,
+        }
+    }
+    /// [audio] One block: play (`overdub` false) or overdub. Blocks never straddle the
+    /// loop's end: the lengths used are whole numbers of blocks.
+    #[inline(never)]
+    pub fn block(&mut self, overdub: bool, io: &mut [Vec<f32>]) {
+        let n = io[0].len();
+        if self.pos + n > self.frames {
+            self.pos = 0;
+        }
+        for (c, b) in io.iter_mut().enumerate().take(self.channels) {
+            // SAFETY: pos + n <= frames, and the channel's span lies within `mem`.
+            let l = unsafe {
+                std::slice::from_raw_parts_mut(self.ptr.add(c * self.frames + self.pos), n)
+            };
+            if overdub {
+                l.swap_with_slice(b);
+            } else {
+                b.copy_from_slice(l);
+            }
+        }
+        self.pos += n;
     }
 }

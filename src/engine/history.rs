@@ -1,8 +1,9 @@
 //! The undo history: a ring of loop versions (takes, overdub layers, clears), with the
 //! memory each one holds beyond its neighbour.
 //!
-//! Every operation is O(1) on the audio thread: undo and redo move an index; a new step
-//! overwrites one slot; releasing the oldest step drops one reference. Discarding the
+//! Every operation is O(1) on the audio thread: undo and redo move an index and two
+//! byte counts; a new step overwrites one slot; releasing the oldest step drops one
+//! reference. Discarding the
 //! redo steps (a new action after undo) only marks them: they are dropped one per call
 //! of [`History::sweep`], once per block, so no block drops more than two versions.
 //! Dropping a version only queues what nobody else holds for the worker's collector.
@@ -59,8 +60,11 @@ pub struct History {
     cur: usize,
     len: usize,
     dirty: usize,
-    /// Bytes the history holds beyond the current version.
-    bytes: usize,
+    /// Bytes older versions hold that the current one does not (what the steps up to
+    /// the current one replaced).
+    undo_bytes: usize,
+    /// Bytes the redo steps added.
+    redo_bytes: usize,
 }
 
 impl History {
@@ -79,7 +83,8 @@ impl History {
             cur: 0,
             len: 1,
             dirty: 1,
-            bytes: 0,
+            undo_bytes: 0,
+            redo_bytes: 0,
         }
     }
 
@@ -107,7 +112,7 @@ impl History {
     /// [audio] Bytes held beyond the current version: what older versions hold that the
     /// current one does not, and what the redo steps added.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.undo_bytes + self.redo_bytes
     }
 
     /// [audio] Steps back; the version that plays now, or `None` if there is none.
@@ -116,7 +121,8 @@ impl History {
             return None;
         }
         let (r, a) = self.entry_bytes(self.cur);
-        self.bytes = self.bytes - r + a;
+        self.undo_bytes -= r;
+        self.redo_bytes += a;
         self.cur -= 1;
         self.current()
     }
@@ -128,7 +134,8 @@ impl History {
         }
         self.cur += 1;
         let (r, a) = self.entry_bytes(self.cur);
-        self.bytes = self.bytes + r - a;
+        self.undo_bytes += r;
+        self.redo_bytes -= a;
         self.current()
     }
 
@@ -142,9 +149,7 @@ impl History {
     /// [audio] Forgets the redo steps (a new action after undo). O(1): they are
     /// dropped later, by `sweep`.
     pub fn discard_redos(&mut self) {
-        for i in self.cur + 1..self.len {
-            self.bytes -= self.entry_bytes(i).1;
-        }
+        self.redo_bytes = 0;
         self.len = self.cur + 1;
     }
 
@@ -165,7 +170,7 @@ impl History {
         self.len += 1;
         self.dirty = self.dirty.max(self.len);
         self.cur = self.len - 1;
-        self.bytes += replaced;
+        self.undo_bytes += replaced;
     }
 
     /// [audio] Releases the oldest version if undo can still reach one: what it alone
@@ -183,7 +188,7 @@ impl History {
         // The next one's replaced bytes were held only by the version just released.
         let s = self.slot(0);
         if let Some(e) = self.ring[s].as_mut() {
-            self.bytes -= e.replaced;
+            self.undo_bytes -= e.replaced;
             e.replaced = 0;
         }
         true
@@ -192,7 +197,7 @@ impl History {
     /// [audio] Accounts `bytes` more replaced by the layer being written over the
     /// current version (not yet a step): they count as history while it is written.
     pub fn add_pending(&mut self, bytes: isize) {
-        self.bytes = self.bytes.saturating_add_signed(bytes);
+        self.undo_bytes = self.undo_bytes.saturating_add_signed(bytes);
     }
 
     /// [audio] Drops one discarded version, if any is left; whether it did. Call once

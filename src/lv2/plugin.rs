@@ -305,6 +305,9 @@ impl Instance {
             unsafe { ptr::copy(input, output, n) };
             bufs[c] = output;
         }
+        if bufs[0] == bufs[1] {
+            return None; // both outputs on one buffer: no host does this; pass through
+        }
         let d = Controls::default();
         let control = |i: u32, default: f32| {
             let c = p[i as usize].cast::<f32>();
@@ -328,9 +331,11 @@ impl Instance {
             dry: control(port::DRY, d.dry),
             wet: control(port::WET, d.wet),
         };
-        // SAFETY: each output buffer holds `n` samples for this call and is a different
-        // buffer per channel (LV2: a host may alias an input with an output, and each
-        // input was copied out first); no other reference to them exists now.
+        // SAFETY: each output buffer holds `n` samples for this call; the two outputs
+        // are distinct buffers (a host may only alias an input with an output, and
+        // every input was copied into its output above, the left one first: a host
+        // that aliased `in_r` with `out_l` would get the left input in both, never
+        // undefined behaviour). No other reference to them exists while `io` lives.
         let (l, r) = unsafe {
             (
                 std::slice::from_raw_parts_mut(bufs[0], n),
