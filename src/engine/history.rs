@@ -8,6 +8,7 @@
 //! of [`History::sweep`], once per block, so no block drops more than two versions.
 //! Dropping a version only queues what nobody else holds for the worker's collector.
 
+use crate::engine::peaks::Peaks;
 use crate::engine::tree::Tree;
 
 /// The most steps the history keeps (beyond it the oldest is released), whatever the
@@ -15,12 +16,13 @@ use crate::engine::tree::Tree;
 pub const MAX_STEPS: usize = 1024;
 
 /// One version of the loop: its audio (the loop, then the tail recorded past its end
-/// for the seam's crossfade) and the loop's length.
+/// for the seam's crossfade), the loop's length and its peak summary.
 #[derive(Clone)]
 pub struct Version {
     pub tree: Tree,
     /// Frames in the loop; `tree.len() - loop_len` frames of tail follow.
     pub loop_len: usize,
+    pub peaks: Peaks,
 }
 
 impl Version {
@@ -29,6 +31,7 @@ impl Version {
         Version {
             tree: Tree::new(channels),
             loop_len: 0,
+            peaks: Peaks::new(),
         }
     }
     /// [audio] Frames of tail past the loop's end.

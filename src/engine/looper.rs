@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use crate::engine::chunk::{pool_target, sane_rate, Chunk, MemStats};
+use crate::engine::display::Display;
 use crate::engine::history::{History, Version};
+use crate::engine::peaks::{Peaks, BINS};
 use crate::engine::pool::ReadyPool;
 use crate::engine::ramp::{db_to_gain, seam_weight, Ramp};
 use crate::engine::tree::{Node, Tree, MAX_CHANNELS};
@@ -114,6 +116,8 @@ pub const NODE_TARGET: usize = 8;
 const SUB: usize = 256;
 /// Milliseconds over which `dry` and `wet` follow their controls.
 const LEVEL_MS: f64 = 20.0;
+/// Most pictures asked for a second while the loop moves.
+const DRAWS_PER_SECOND: f64 = 30.0;
 /// Longest declick, in milliseconds.
 const MAX_FADE_MS: f32 = 100.0;
 
@@ -163,6 +167,11 @@ pub struct Looper {
     voice: Ramp,
     fader: Option<Fader>,
     work: Box<Work>,
+    /// What the picture shows; read by other threads at any time.
+    display: Arc<Display>,
+    /// Frames since the picture was last asked for, and what it showed then.
+    since_draw: u64,
+    drawn: (State, usize),
     /// An overdub layer is being written into `live`.
     layer_open: bool,
     /// The input is going into the layer (false while its fade-out runs).
@@ -218,6 +227,9 @@ impl Looper {
                 gi: [0.0; SUB],
                 gf: [0.0; SUB],
             }),
+            display: Arc::new(Display::new(channels)),
+            since_draw: 0,
+            drawn: (State::Empty, 0),
             layer_open: false,
             engaged: false,
             overdub_held: false,
@@ -331,6 +343,7 @@ impl Looper {
             self.history.discard_redos();
             self.take_replaces = self.live.tree.bytes();
             self.live = Version::empty(self.channels);
+            self.display.publish_peaks(&self.live.peaks, 0, BINS);
             self.recording = true;
             self.pos = 0;
         } else if !rec && rec_was && self.recording {
@@ -442,6 +455,7 @@ impl Looper {
         self.fade_out_voice();
         self.live = v;
         self.live.tree.settle();
+        self.display.publish_peaks(&self.live.peaks, 0, BINS);
         if self.live.is_empty() {
             self.pos = 0;
         } else if was_playing {
@@ -489,10 +503,13 @@ impl Looper {
         let copied = self.live.tree.taken().bytes();
         self.history.add_pending(-(self.layer_bytes as isize));
         self.layer_bytes = 0;
+        self.live.peaks.settle();
         if self.layer_frames > 0 {
             self.history.push(self.live.clone(), copied, copied);
         }
         self.live.tree.settle();
+        self.display.publish_peaks(&self.live.peaks, 0, BINS);
+        self.display.clear_dub();
     }
 
     /// [audio] Up to `SUB` frames at `off` of the block. The input is read from `io`
@@ -510,9 +527,18 @@ impl Looper {
                 &io[0][off..off + k],
                 io.get(1).map_or(&[][..], |r| &r[off..off + k]),
             ];
+            let start = self.live.tree.len();
             let stored = self.live.tree.push(&src[..chans], &mut self.pool);
             if self.recording {
                 self.dropouts += (k - stored) as u64;
+                let peaks = &mut self.live.peaks;
+                let all = peaks.grow_to(start + stored);
+                let mut touched = (0, 0);
+                for (c, s) in src.iter().enumerate().take(chans) {
+                    touched = peaks.record(c, start, &s[..stored]);
+                }
+                let (lo, hi) = if all { (0, BINS) } else { touched };
+                self.display.publish_peaks(peaks, lo, hi);
             } else {
                 self.tail_left = if stored < k { 0 } else { self.tail_left - k };
                 self.commit_take_if_done();
@@ -631,7 +657,12 @@ impl Looper {
                 .min(if xf { x - p } else { usize::MAX });
             // The layer: old * feedback + input, in the loop and (in the crossfade) in
             // the tail that continues its end; the old values are what plays.
-            let mix = |dst: &mut Scratch, at0: usize, tree: &mut Tree, pool: &mut ReadyPool| {
+            let mix = |dst: &mut Scratch,
+                       at0: usize,
+                       tree: &mut Tree,
+                       pool: &mut ReadyPool,
+                       mut peaks: Option<&mut Peaks>| {
+                let mut bins = (usize::MAX, 0);
                 let reached = tree.write(at0, seg, pool, |at, s| {
                     for (c, s) in s.into_iter().enumerate().take(ch) {
                         let input = &io[c][off + done + at..];
@@ -639,6 +670,10 @@ impl Looper {
                             let i = done + at + j;
                             dst[c][i] = *v;
                             *v = gf[i] * *v + gi[i] * input[j];
+                        }
+                        if let Some(p) = peaks.as_deref_mut() {
+                            let (lo, hi) = p.rewrite(c, at0 + at, s);
+                            bins = (bins.0.min(lo), bins.1.max(hi));
                         }
                     }
                 });
@@ -650,13 +685,25 @@ impl Looper {
                         }
                     });
                 }
-                (seg - reached) as u64
+                ((seg - reached) as u64, bins)
             };
             let mut lost = 0;
+            let live = &mut self.live;
             if xf {
-                lost += mix(&mut w.tail, len + p, &mut self.live.tree, &mut self.pool);
+                lost += mix(&mut w.tail, len + p, &mut live.tree, &mut self.pool, None).0;
             }
-            lost += mix(&mut w.buf, p, &mut self.live.tree, &mut self.pool);
+            let (l, (lo, hi)) = mix(
+                &mut w.buf,
+                p,
+                &mut live.tree,
+                &mut self.pool,
+                Some(&mut live.peaks),
+            );
+            lost += l;
+            if lo < hi {
+                self.display.publish_peaks(&live.peaks, lo, hi);
+                self.display.mark_dub(lo, hi);
+            }
             self.dropouts += lost.min(seg as u64);
             if xf {
                 for c in 0..ch {
@@ -689,6 +736,16 @@ impl Looper {
                 .add_pending(now as isize - self.layer_bytes as isize);
             self.layer_bytes = now;
         }
+        let state = self.state();
+        let len = self.len();
+        let used = self.live.peaks.bins_used(len);
+        let pos = if state == State::Recording {
+            len
+        } else {
+            self.pos
+        };
+        self.display.publish(state, pos, len, used);
+        self.since_draw = self.since_draw.saturating_add(n);
         if self.history.bytes() > self.undo_limit && self.history.release_oldest() {
             self.collect_pending = true;
         }
@@ -772,6 +829,29 @@ impl Looper {
     /// [audio] Counts a panic caught on the audio thread, for the worker to report.
     pub fn count_panic(&mut self) {
         self.panics = self.panics.saturating_add(1);
+    }
+
+    /// [audio] Whether the picture should be drawn again now: at once when the state or
+    /// the loop changed, and while it moves (playing, recording) at most 30 times a
+    /// second. Call once per block.
+    pub fn redraw_due(&mut self) -> bool {
+        let now = (self.state(), self.len());
+        let moving = matches!(
+            now.0,
+            State::Recording | State::Playing | State::Overdubbing
+        );
+        let due = now != self.drawn
+            || (moving && self.since_draw as f64 >= self.sample_rate / DRAWS_PER_SECOND);
+        if due {
+            self.drawn = now;
+            self.since_draw = 0;
+        }
+        due
+    }
+
+    /// [any] What the picture shows, for other threads to read.
+    pub fn display(&self) -> &Arc<Display> {
+        &self.display
     }
 
     /// [audio] The current state.

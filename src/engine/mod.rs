@@ -6,12 +6,16 @@
 //! - [`pool`]: the chunks and nodes the worker made ahead of need.
 //! - [`history`]: the undo history of versions and the memory it holds.
 //! - [`ramp`]: fades, levels and the seam's crossfade curve.
+//! - [`peaks`]: the peak summary of a loop version.
+//! - [`display`]: what the audio thread publishes for a picture, and the picture.
 //! - [`looper`]: the state machine (record, play, overdub, undo, redo, clear).
 //! - [`worker`]: the worker's side: making, freeing, reporting.
 
 pub mod chunk;
+pub mod display;
 pub mod history;
 pub mod looper;
+pub mod peaks;
 pub mod pool;
 pub mod ramp;
 pub mod tree;
