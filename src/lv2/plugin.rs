@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::engine::chunk::MemStats;
 use crate::engine::looper::{Controls, Delivery, Looper, Request};
 use crate::engine::worker::{Level, Reporter, Silent, WorkerCore};
+use crate::lv2::inline_display::{self as idisp, QueueDraw, Surface, View};
 use crate::rt;
 
 /// The mono plugin's URI (also in `looper.lv2/looper.ttl`).
@@ -58,7 +59,28 @@ pub mod port {
     pub const COUNT: usize = 22;
 }
 
-/// One plugin instance.
+/// What the host's handle points to: the audio side first (so the handle is also a
+/// pointer to it), then the view's side. `run()` and `work_response()` borrow only
+/// `audio`; `render` reads only `view`, a pointer written once at instantiation: the
+/// two threads touch disjoint fields.
+#[repr(C)]
+struct Plugin {
+    audio: Instance,
+    /// Owned (made by `Box::leak`), freed at cleanup after the audio side.
+    view: NonNull<View>,
+}
+
+impl Drop for Plugin {
+    /// [instantiation] The audio side first, then the view.
+    fn drop(&mut self) {
+        // SAFETY: made by Box::leak in instantiate and freed only here; the host calls
+        // no render after cleanup. (`audio` drops after this body: it owns no
+        // reference into the view.)
+        drop(unsafe { Box::from_raw(self.view.as_ptr()) });
+    }
+}
+
+/// The audio side of one plugin instance.
 pub struct Instance {
     engine: ManuallyDrop<Looper>,
     /// Owned (made by `Box::into_raw`), shared with the worker thread through
@@ -70,6 +92,8 @@ pub struct Instance {
     /// place) without a `&[f32]` and a `&mut [f32]` aliasing.
     ports: [*mut c_void; port::COUNT],
     schedule: NonNull<sys::LV2_Worker_Schedule>,
+    /// The host's inline-display `queue_draw`, if it offers one.
+    queue_draw: Option<NonNull<QueueDraw>>,
     channels: usize,
 }
 
@@ -84,6 +108,9 @@ impl Drop for Instance {
         drop(unsafe { Box::from_raw(self.core.as_ptr()) });
     }
 }
+
+/// Work to schedule: where, and what.
+type Job = (NonNull<sys::LV2_Worker_Schedule>, WorkMsg);
 
 /// The message the audio thread schedules: the request and where the worker's state is.
 #[derive(Clone, Copy)]
@@ -131,6 +158,7 @@ struct Features {
     map: Option<NonNull<sys::LV2_URID_Map>>,
     schedule: Option<NonNull<sys::LV2_Worker_Schedule>>,
     log: Option<NonNull<sys::LV2_Log_Log>>,
+    queue_draw: Option<NonNull<QueueDraw>>,
 }
 
 /// [instantiation] Reads the host's NULL-terminated feature array.
@@ -142,6 +170,7 @@ unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Feature
         map: None,
         schedule: None,
         log: None,
+        queue_draw: None,
     };
     if features.is_null() {
         return found;
@@ -163,6 +192,8 @@ unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Feature
                 found.schedule = NonNull::new(data.cast());
             } else if uri == sys::LV2_LOG__log {
                 found.log = NonNull::new(data.cast());
+            } else if uri == idisp::QUEUE_DRAW_URI.to_bytes_with_nul() {
+                found.queue_draw = NonNull::new(data.cast());
             }
         }
         // SAFETY: not past the terminating NULL yet.
@@ -209,12 +240,17 @@ unsafe extern "C" fn instantiate(
         // The pool is full before the first run(): a take that starts at the session's
         // first sample (an export from zero) loses nothing.
         core.prefill(&mut engine);
-        Some(Box::new(Instance {
-            engine: ManuallyDrop::new(engine),
-            core: NonNull::from(Box::leak(Box::new(core))),
-            ports: [ptr::null_mut(); port::COUNT],
-            schedule,
-            channels,
+        let view = View::new(Arc::clone(engine.display()));
+        Some(Box::new(Plugin {
+            audio: Instance {
+                engine: ManuallyDrop::new(engine),
+                core: NonNull::from(Box::leak(Box::new(core))),
+                ports: [ptr::null_mut(); port::COUNT],
+                schedule,
+                queue_draw: f.queue_draw,
+                channels,
+            },
+            view: NonNull::from(Box::leak(Box::new(view))),
         }))
     });
     match made {
@@ -264,6 +300,19 @@ unsafe extern "C" fn run(handle: sys::LV2_Handle, sample_count: u32) {
         }
         return;
     };
+    let Some((job, redraw)) = job else { return };
+    if redraw {
+        // SAFETY: as above; this reads one field written only at instantiation.
+        if let Some(q) = unsafe { (*inst).queue_draw } {
+            // SAFETY: the host's feature, valid for the instance's life; its queue_draw
+            // is realtime-safe (the inline-display extension's contract).
+            let q = unsafe { q.as_ref() };
+            if let Some(f) = q.queue_draw {
+                // SAFETY: the host's own handle.
+                unsafe { f(q.handle) };
+            }
+        }
+    }
     let Some((schedule, msg)) = job else { return };
     // No reference to the instance is live here: the host may run the worker and call
     // work_response from inside schedule_work.
@@ -289,8 +338,9 @@ unsafe extern "C" fn run(handle: sys::LV2_Handle, sample_count: u32) {
 
 impl Instance {
     /// [audio] Processes one block of `n` samples and writes the control outputs.
-    /// Returns the work to schedule, if any.
-    fn process(&mut self, n: usize) -> Option<(NonNull<sys::LV2_Worker_Schedule>, WorkMsg)> {
+    /// Returns the work to schedule, if any, and whether to ask for a picture; `None`
+    /// if an audio port is not connected.
+    fn process(&mut self, n: usize) -> Option<(Option<Job>, bool)> {
         let p = &self.ports;
         let audio = [(port::IN, port::OUT), (port::IN_R, port::OUT_R)];
         let mut bufs: [*mut f32; 2] = [ptr::null_mut(); 2];
@@ -367,14 +417,17 @@ impl Instance {
                 unsafe { *c = v };
             }
         }
-        let req = self.engine.poll_request()?;
-        Some((
-            self.schedule,
-            WorkMsg {
-                core: self.core.as_ptr(),
-                req,
-            },
-        ))
+        let redraw = self.engine.redraw_due();
+        let job = self.engine.poll_request().map(|req| {
+            (
+                self.schedule,
+                WorkMsg {
+                    core: self.core.as_ptr(),
+                    req,
+                },
+            )
+        });
+        Some((job, redraw))
     }
 }
 
@@ -472,7 +525,7 @@ unsafe extern "C" fn work_response(
 
 /// [instantiation] `cleanup`: frees the instance and every chunk it holds.
 unsafe extern "C" fn cleanup(handle: sys::LV2_Handle) {
-    let inst = handle.cast::<Instance>();
+    let inst = handle.cast::<Plugin>();
     if !inst.is_null() {
         // SAFETY: made by Box::into_raw in instantiate; the host calls cleanup once,
         // after every other call.
@@ -481,16 +534,42 @@ unsafe extern "C" fn cleanup(handle: sys::LV2_Handle) {
     }
 }
 
-/// [discovery] `extension_data`: the worker interface.
+/// [discovery] `extension_data`: the worker and inline-display interfaces.
 unsafe extern "C" fn extension_data(uri: *const c_char) -> *const c_void {
-    // SAFETY: the host passes a nul-terminated URI.
-    if !uri.is_null()
-        && unsafe { CStr::from_ptr(uri) }.to_bytes_with_nul() == sys::LV2_WORKER__interface
-    {
-        return (&WORKER.0 as *const sys::LV2_Worker_Interface).cast();
+    if uri.is_null() {
+        return ptr::null();
     }
-    ptr::null()
+    // SAFETY: the host passes a nul-terminated URI.
+    let uri = unsafe { CStr::from_ptr(uri) };
+    if uri.to_bytes_with_nul() == sys::LV2_WORKER__interface {
+        (&WORKER.0 as *const sys::LV2_Worker_Interface).cast()
+    } else if uri == idisp::INTERFACE_URI {
+        (&DISPLAY.0 as *const idisp::Interface).cast()
+    } else {
+        ptr::null()
+    }
 }
+
+/// [any] (the host's GUI thread, concurrently with `run()`) The inline display's
+/// `render`: draws the loop from what the audio thread published.
+unsafe extern "C" fn render(handle: sys::LV2_Handle, max_w: u32, max_h: u32) -> *mut Surface {
+    let p = handle.cast::<Plugin>();
+    if p.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: `handle` is our Plugin; `view` was written once at instantiation and is
+    // read here through a raw place, without a reference to the Plugin, so it does not
+    // overlap the `&mut Instance` that run() may hold on another thread.
+    let view = unsafe { ptr::addr_of!((*p).view).read() };
+    // SAFETY: the view lives until cleanup, after the host's last render; View is Sync.
+    let view = unsafe { view.as_ref() };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| view.render(max_w, max_h)))
+        .unwrap_or(ptr::null_mut())
+}
+
+static DISPLAY: Static<idisp::Interface> = Static(idisp::Interface {
+    render: Some(render),
+});
 
 /// Static C data with pointers in it, shared read-only with the host.
 #[repr(transparent)]

@@ -213,6 +213,43 @@ struct LogState {
     messages: Mutex<Vec<(u32, String)>>,
 }
 
+/// The host's inline-display `queue_draw`: counts the calls (realtime-safe: one atomic).
+unsafe extern "C" fn queue_draw(handle: *mut c_void) {
+    // SAFETY: handle is this host's counter, which outlives the instance.
+    unsafe { &*(handle as *const std::sync::atomic::AtomicU64) }
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The inline display's `render`, callable from any thread.
+#[derive(Clone, Copy)]
+pub struct Renderer {
+    render: unsafe extern "C" fn(
+        sys::LV2_Handle,
+        u32,
+        u32,
+    ) -> *mut looper::lv2::inline_display::Surface,
+    instance: usize,
+}
+
+// SAFETY: the plugin's render may be called from any one thread while run() runs on
+// another (the extension's contract); the instance outlives every call a test makes.
+unsafe impl Send for Renderer {}
+
+impl Renderer {
+    /// Renders at most `w` x `h`; returns (width, height, pixels row by row).
+    pub fn render(&self, w: u32, h: u32) -> (usize, usize, Vec<u32>) {
+        // SAFETY: the instance is live (the test keeps its Host until the thread ends).
+        let s = unsafe { (self.render)(self.instance as sys::LV2_Handle, w, h).as_ref() }
+            .expect("a surface");
+        let (w, h, stride) = (s.width as usize, s.height as usize, s.stride as usize / 4);
+        assert!(s.stride as usize >= w * 4);
+        // SAFETY: the surface holds h rows of `stride` bytes until the next render.
+        let px = unsafe { std::slice::from_raw_parts(s.data as *const u32, stride * h) };
+        let rows = (0..h).flat_map(|y| px[y * stride..y * stride + w].iter().copied());
+        (w, h, rows.collect())
+    }
+}
+
 struct UridMap {
     map: Mutex<HashMap<String, u32>>,
 }
@@ -335,6 +372,8 @@ pub struct Host {
     _feature_ptrs: Vec<*const sys::LV2_Feature>,
     _uris: Vec<CString>,
     controls: Box<[f32; port::COUNT]>,
+    draws: Box<std::sync::atomic::AtomicU64>,
+    _queue_draw: Box<looper::lv2::inline_display::QueueDraw>,
     pub channels: usize,
     out_r: Vec<f32>,
     out: Vec<f32>,
@@ -425,6 +464,15 @@ impl Host {
                 data: &*log_feature as *const _ as *mut c_void,
             });
         }
+        let draws = Box::new(std::sync::atomic::AtomicU64::new(0));
+        let queue = Box::new(looper::lv2::inline_display::QueueDraw {
+            handle: &*draws as *const _ as *mut c_void,
+            queue_draw: Some(queue_draw),
+        });
+        features.push(sys::LV2_Feature {
+            URI: looper::lv2::inline_display::QUEUE_DRAW_URI.as_ptr(),
+            data: &*queue as *const _ as *mut c_void,
+        });
         let mut feature_ptrs: Vec<*const sys::LV2_Feature> =
             features.iter().map(|f| f as *const _).collect();
         feature_ptrs.push(std::ptr::null());
@@ -455,6 +503,8 @@ impl Host {
             _feature_ptrs: feature_ptrs,
             _uris: uris,
             controls: Box::new([0.0; port::COUNT]),
+            draws,
+            _queue_draw: queue,
             channels,
             out_r: Vec::new(),
             out: Vec::new(),
@@ -481,6 +531,25 @@ impl Host {
         // SAFETY: activate after connecting.
         unsafe { desc.activate.unwrap()(instance) };
         h
+    }
+
+    /// Times the plugin called the host's `queue_draw`.
+    pub fn queue_draws(&self) -> u64 {
+        self.draws.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The inline display's render, to call from another thread.
+    pub fn renderer(&self) -> Renderer {
+        // SAFETY: extension_data takes a C string.
+        let iface = unsafe {
+            self.desc.extension_data.unwrap()(looper::lv2::inline_display::INTERFACE_URI.as_ptr())
+        } as *const looper::lv2::inline_display::Interface;
+        // SAFETY: the plugin's static interface.
+        let iface = unsafe { iface.as_ref() }.expect("inline display interface");
+        Renderer {
+            render: iface.render.expect("render"),
+            instance: self.instance as usize,
+        }
     }
 
     pub fn worker_mode(&self) -> WorkerMode {
