@@ -308,7 +308,7 @@ fn undo_redo(fig: &mut Figures, r: &mut Rig, ch: usize, layers: usize, runs: usi
             });
             r.settle();
             let mut k = 0;
-            for s in 0..steps {
+            for (s, st) in step_t.iter_mut().enumerate() {
                 let undo = s < layers;
                 let mut c = Controls {
                     fade,
@@ -323,8 +323,8 @@ fn undo_redo(fig: &mut Figures, r: &mut Rig, ch: usize, layers: usize, runs: usi
                 r.deliver();
                 let t0 = Instant::now();
                 r.process(&c, black_box(&mut inp.io));
-                step_t[s] = ns_since(t0);
-                raw[undo as usize] = raw[undo as usize].max(step_t[s] as f64);
+                *st = ns_since(t0);
+                raw[undo as usize] = raw[undo as usize].max(*st as f64);
                 r.service();
                 c.undo = 0.0;
                 c.redo = 0.0;

@@ -4,8 +4,8 @@ table.md (the tables of docs/PERFORMANCE.md). Run by scripts/bench.sh:
 
     report.py OUT_DIR [--update-docs]
 
-OUT_DIR holds record_path.json, worker_cost.json and instances.json, as the bench
-binaries wrote them. Only the standard library is needed, plus matplotlib for the plot.
+OUT_DIR holds record_path.json, worker_cost.json, instances.json and layers.json, as
+the bench binaries wrote them. Only the standard library is needed, plus matplotlib for the plot.
 """
 import json
 import os
@@ -161,10 +161,113 @@ def tables(s):
     return "\n".join(L)
 
 
+def pct(ns, bs=64):
+    if ns is None:
+        return "n/a"
+    return f"{ns / (bs / 48000 * 1e9) * 100:.1f} %"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def layer_tables(s):
+    """The play and overdub paths, copy-on-write, undo/redo, layer memory, 80 stereo
+    instances overdubbing (benches/layers.rs and the second part of instances.rs)."""
+    g = s.get
+    L = []
+    long_m = int(g("layers_long_minutes", 60))
+    lt = f"{long_m}min"
+    if g(f"looper_play_1ch_64_1min_median_ns") is not None:
+        L.append(f"**Play and overdub, per block** (runs: {int(g('layers_runs', 0))} of "
+                 f"{int(g('layers_window_seconds', 0))} s from the loop's start; fades off)\n")
+        L.append(f"| path | frames | ch | timer-free mean @1 min | @{long_m} min | memcpy floor @{long_m} min "
+                 f"| vs floor @{long_m} min | median @1 min | @{long_m} min | worst @1 min | worst @{long_m} min "
+                 f"| growth | floor's worst @{long_m} min |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for path in ["play", "overdub"]:
+            for bs in BLOCKS:
+                for ch in [1, 2]:
+                    k1 = f"{path}_{ch}ch_{bs}_1min"
+                    k2 = f"{path}_{ch}ch_{bs}_{lt}"
+                    L.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                        path, bs, ch,
+                        us(g(f"looper_{k1}_batched_ns")), us(g(f"looper_{k2}_batched_ns")),
+                        us(g(f"memcpy_{k2}_batched_ns")),
+                        ratio(g(f"looper_{k2}_batched_ns"), g(f"memcpy_{k2}_batched_ns")),
+                        us(g(f"looper_{k1}_median_ns")), us(g(f"looper_{k2}_median_ns")),
+                        us(g(f"looper_{k1}_worst_ns")), us(g(f"looper_{k2}_worst_ns")),
+                        ratio(g(f"looper_{k2}_worst_ns"), g(f"looper_{k1}_worst_ns")),
+                        us(g(f"memcpy_{k2}_worst_ns"))))
+        L.append("")
+        L.append("**Copy-on-write: the overdub block that first writes into a chunk** (warm: the "
+                 "block's least time over the runs; cold: median of 15 tries, "
+                 f"{int(g('layers_cold_mib', 0))} MiB written just before the block)\n")
+        L.append("| frames | ch | loop | first block (path + chunk) | chunk block, median | other blocks, median "
+                 "| floor block | cold: first | cold: chunk | cold: other | cold: floor |")
+        L.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for bs in BLOCKS:
+            for ch in [1, 2]:
+                for m in ["1min", lt]:
+                    k = f"overdub_{ch}ch_{bs}_{m}"
+                    L.append("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                        bs, ch, m.replace("min", " min"),
+                        us(g(f"cow_{k}_first_block_ns")), us(g(f"cow_{k}_chunk_block_median_ns")),
+                        us(g(f"cow_{k}_other_block_median_ns")), us(g(f"cow_{k}_memcpy_block_median_ns")),
+                        us(g(f"cold_{k}_first_block_median_ns")), us(g(f"cold_{k}_chunk_block_median_ns")),
+                        us(g(f"cold_{k}_plain_block_median_ns")), us(g(f"cold_{k}_memcpy_block_median_ns"))))
+        L.append("")
+    if g("undo_2ch_1h_undo_median_ns") is not None:
+        L.append(f"**Undo and redo, {long_m}-minute loop, {int(g('undo_2ch_layers', 0)) - 1} layers, 64 frames** "
+                 "(median and worst over the steps of each step's least time over the runs)\n")
+        L.append("| ch | fade | undo block, median | worst | redo block, median | worst | playing block, median "
+                 "| first block after a step |")
+        L.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+        for ch in [1, 2]:
+            for ftag, fname in [("", "0 ms"), ("_fade5", "5 ms")]:
+                k = f"undo_{ch}ch_1h{ftag}"
+                L.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                    ch, fname, us(g(f"{k}_undo_median_ns")), us(g(f"{k}_undo_worst_ns")),
+                    us(g(f"{k}_redo_median_ns")), us(g(f"{k}_redo_worst_ns")),
+                    us(g(f"{k}_play_median_ns")), us(g(f"{k}_after_step_median_ns"))))
+        L.append("")
+        L.append(f"**Memory after 1 s of overdub into a {long_m}-minute loop**\n")
+        L.append("| ch | bytes held grew by | expected: chunks + index path | chunks | nodes | ratio |")
+        L.append("|---:|---:|---:|---:|---:|---:|")
+        for ch in [1, 2]:
+            k = f"layer_mem_{ch}ch_{lt}"
+            gr = g(f"{k}_held_growth_bytes")
+            ex = g(f"{k}_expected_bytes")
+            L.append("| %d | %s B | %s B | %s | %s | %s |" % (
+                ch, f"{gr:,.0f}" if gr is not None else "n/a", f"{ex:,.0f}" if ex is not None else "n/a",
+                int(g(f"{k}_expected_chunks", 0)), int(g(f"{k}_expected_nodes", 0)), ratio(gr, ex)))
+        L.append("")
+    if g("overdub80_warm_looper_median_ns") is not None:
+        L.append(f"**80 stereo instances overdubbing, 64 frames** ({int(g('overdub80_seconds', 0))} s loops; "
+                 f"cold: {g('overdub80_cool_bytes', 0) / 1048576:.0f} MiB written between periods)\n")
+        L.append("| pacing | way | median | p99.9 | worst (code's own) | worst, raw | first period | periods where all copy a chunk |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for pace in ["warm", "cold"]:
+            for way in ["looper", "memcpy"]:
+                k = f"overdub80_{pace}_{way}"
+                L.append("| %s | %s | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) |" % (
+                    pace, way,
+                    us(g(f"{k}_median_ns")), pct(g(f"{k}_median_ns")),
+                    us(g(f"{k}_p999_ns")), pct(g(f"{k}_p999_ns")),
+                    us(g(f"{k}_worst_ns")), pct(g(f"{k}_worst_ns")),
+                    us(g(f"{k}_worst_raw_ns")), pct(g(f"{k}_worst_raw_ns")),
+                    us(g(f"{k}_first_period_ns")), pct(g(f"{k}_first_period_ns")),
+                    us(g(f"{k}_chunk_period_median_ns")), pct(g(f"{k}_chunk_period_median_ns"))))
+        L.append("")
+    return "\n".join(L)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     summary = {}
-    for name in ["record_path.json", "worker_cost.json", "instances.json"]:
+    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json"]:
         summary.update(load(out, name))
     summary["machine_cpus"] = os.cpu_count()
     with open(os.path.join(out, "summary.json"), "w") as f:
@@ -179,11 +282,16 @@ def main():
                 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                 shutil.copy(path, os.path.join(root, "docs", "worst_block.png"))
                 print("copied the plot to docs/worst_block.png")
-        t = tables(summary)
+        t = tables(summary) + "\n" + layer_tables(summary)
         with open(os.path.join(out, "table.md"), "w") as f:
             f.write(t)
         print(t)
     g = summary.get
+    if "looper_worst_ns_64_at_1min" not in summary:
+        t = layer_tables(summary)
+        with open(os.path.join(out, "table.md"), "w") as f:
+            f.write(t)
+        print(t)
     print("targets:")
     print(f"  median within 1.2x of memcpy (timer-free batches): max ratio {g('target_median_ratio_batched_max')}"
           f" -> {'met' if g('target_median_met') else 'NOT met'}")
@@ -195,6 +303,12 @@ def main():
           f" -> {'met' if g('target_mem_met_without_index') else 'NOT met'}")
     print(f"  160 mono loopers, 64 frames: median {g('instances160_share_median_pct')} %, p99.9 {g('instances160_share_p999_pct')} %,"
           f" worst {g('instances160_share_worst_pct')} % of the block period")
+    print(f"  play/overdub worst block at the long loop within 1.5x of 1 min: max {g('target_layers_worst_growth_max')}"
+          f" -> {'met' if g('target_layers_worst_growth_met') else 'NOT met'}")
+    print(f"  80 stereo overdubbing, 64 frames: warm median {g('overdub80_warm_looper_share_median_pct')} %,"
+          f" worst {g('overdub80_warm_looper_share_worst_pct')} %; paced-cold median {g('overdub80_cold_looper_share_median_pct')} %,"
+          f" worst {g('overdub80_cold_looper_share_worst_pct')} % (memcpy paced-cold: median"
+          f" {g('overdub80_cold_memcpy_share_median_pct')} %, worst {g('overdub80_cold_memcpy_share_worst_pct')} %)")
 
 
 if __name__ == "__main__":

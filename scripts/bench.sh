@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Benchmarks of the recording path, the worker and 160 loopers at once (`make bench`).
+# Benchmarks of the recording path, the worker, 160 loopers at once, and the play and
+# overdub paths, undo/redo and 80 stereo instances overdubbing (`make bench`).
 # What is measured and what the figures mean: docs/PERFORMANCE.md.
 #
 # Writes target/bench/summary.json (one number per figure), target/bench/worst_block.png,
-# target/bench/table.md and target/bench/machine.txt. Takes about 5 minutes on 2 cores.
+# target/bench/table.md and target/bench/machine.txt. Takes about 7 minutes on 2 cores.
 #
 #   scripts/bench.sh                 the full run (5 runs of an hour of audio per way)
 #   scripts/bench.sh --quick         a smoke test: 5 minutes of audio, 1 run (~1 minute)
 #   scripts/bench.sh --update-docs   also copy the plot to docs/worst_block.png
 #
 # Environment: LOOPER_BENCH_REPEATS, LOOPER_BENCH_MINUTES, LOOPER_BENCH_WINDOW_S,
-# LOOPER_BENCH_INST_SECONDS, LOOPER_BENCH_INST_REPEATS, LOOPER_BENCH_FIFO=0 (do not ask
+# LOOPER_BENCH_INST_SECONDS, LOOPER_BENCH_INST_REPEATS, LOOPER_BENCH_INST_OD_SECONDS,
+# LOOPER_BENCH_COOL_MIB, LOOPER_BENCH_LAYER_REPEATS, LOOPER_BENCH_LAYER_WINDOW_S,
+# LOOPER_BENCH_LAYER_MINUTES, LOOPER_BENCH_COLD_MIB, LOOPER_BENCH_FIFO=0 (do not ask
 # for SCHED_FIFO), CARGO_TARGET_DIR. Best run on an otherwise idle machine.
 set -euo pipefail
 
@@ -26,13 +29,17 @@ for arg in "$@"; do
       export LOOPER_BENCH_REPEATS=${LOOPER_BENCH_REPEATS:-1}
       export LOOPER_BENCH_INST_SECONDS=${LOOPER_BENCH_INST_SECONDS:-10}
       export LOOPER_BENCH_INST_REPEATS=${LOOPER_BENCH_INST_REPEATS:-1}
+      export LOOPER_BENCH_INST_OD_SECONDS=${LOOPER_BENCH_INST_OD_SECONDS:-3}
+      export LOOPER_BENCH_LAYER_MINUTES=${LOOPER_BENCH_LAYER_MINUTES:-5}
+      export LOOPER_BENCH_LAYER_WINDOW_S=${LOOPER_BENCH_LAYER_WINDOW_S:-5}
+      export LOOPER_BENCH_LAYER_REPEATS=${LOOPER_BENCH_LAYER_REPEATS:-2}
       ;;
     --update-docs) UPDATE_DOCS=--update-docs ;;
     *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$OUT"
-rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/summary.json
+rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/layers.json "$OUT"/summary.json
 export LOOPER_BENCH_OUT="$OUT"
 
 # A Python with matplotlib for the plot (Debian's python3-matplotlib).
@@ -62,7 +69,7 @@ fi
 # Build at low priority (the machine may be shared), then run each harness in turn.
 nice -n 10 "$CARGO" bench --locked --no-run
 start=$SECONDS
-for b in record_path worker_cost instances; do
+for b in record_path worker_cost instances layers; do
   echo "== $b"
   "$CARGO" bench --locked --bench "$b"
 done

@@ -146,6 +146,8 @@ struct Model {
     /// Steps released by memory and by the ring's size.
     released_memory: u64,
     released_ring: u64,
+    /// Steps made: takes (empty ones included), layers, clears; and undo, redo steps.
+    made: [u64; 5],
 }
 
 impl Model {
@@ -172,6 +174,7 @@ impl Model {
             was: [false; 6],
             released_memory: 0,
             released_ring: 0,
+            made: [0; 5],
         }
     }
 
@@ -224,6 +227,7 @@ impl Model {
         self.recording = false;
         let added = tree_bytes(self.live.len, self.ch);
         self.push(self.live.clone(), self.take_replaces, added);
+        self.made[0] += 1;
         if self.live.len > 0 && play {
             self.playing = true;
             self.pos = 0;
@@ -234,6 +238,7 @@ impl Model {
         if let Some(l) = self.layer.take() {
             if l.frames > 0 {
                 self.push(self.live.clone(), l.bytes, l.bytes);
+                self.made[1] += 1;
             }
         }
     }
@@ -265,6 +270,7 @@ impl Model {
                 let e = &self.hist[self.cur];
                 self.bytes += e.added as i64 - e.replaced as i64;
                 self.cur -= 1;
+                self.made[3] += 1;
                 self.switch_to(self.hist[self.cur].v.clone(), play);
             }
         }
@@ -272,6 +278,7 @@ impl Model {
             self.finish_all(play);
             if self.cur + 1 < self.hist.len() {
                 self.cur += 1;
+                self.made[4] += 1;
                 let e = &self.hist[self.cur];
                 self.bytes += e.replaced as i64 - e.added as i64;
                 self.switch_to(self.hist[self.cur].v.clone(), play);
@@ -285,6 +292,7 @@ impl Model {
                     tree_bytes(self.live.len, self.ch),
                     0,
                 );
+                self.made[2] += 1;
                 self.switch_to(Version::empty(self.ch), play);
             }
         }

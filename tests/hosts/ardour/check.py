@@ -257,18 +257,24 @@ def check_modelled(name, workdir, export):
     end = len(y)
     events = sorted((t, k) for k, t in params.items() if k not in ("noise_end", "end"))
     want = model.render(x, lanes(params), end)
+
+    def passes(key, d):
+        """Whether the export matches the model with edge `key` moved by d samples."""
+        moved = dict(params, **{key: params[key] + d})
+        return model_mismatch(y, model.render(x, lanes(moved), end)) is None
+
     bad = model_mismatch(y, want)
     if bad:
         for ch, t, count in bad:
             after = [f"{k} = {tk}" for tk, k in events if tk <= t]
+            given = x[t, ch] if t < len(x) else 0.0
             print(f"  BAD  channel {ch}: {count} samples differ from the model, first at {t} "
                   f"({t / RATE:.6f} s, after {after[-1] if after else 'no event'}): "
-                  f"got {y[t, ch]:.7f}, want {want[t, ch]:.7f} (input {x[t, ch] if t < len(x) else 0:.7f})")
+                  f"got {y[t, ch]:.7f}, want {want[t, ch]:.7f} (input {given:.7f})")
         # Say which edge the output would match if it were off by a few samples.
         for key in edges:
             for d in [s * k for k in range(1, 65) for s in (-1, 1)]:
-                moved = dict(params, **{key: params[key] + d})
-                if model_mismatch(y, model.render(x, lanes(moved), end)) is None:
+                if passes(key, d):
                     print(f"  note: the export matches {key} = {params[key] + d} "
                           f"(spec {params[key]}, off by {d:+d})")
                     break
@@ -276,8 +282,7 @@ def check_modelled(name, workdir, export):
     worst = float(np.abs(np.asarray(y) - want).max())
     print(f"  ok   [0, {end}) both channels = the model (events "
           f"{', '.join(k for _, k in events)}; max error {worst:.1e})")
-    blind = [f"{k}{d:+d}" for k in edges for d in (-1, 1)
-             if model_mismatch(y, model.render(x, lanes(dict(params, **{k: params[k] + d})), end)) is None]
+    blind = [f"{k}{d:+d}" for k in edges for d in (-1, 1) if passes(k, d)]
     if blind:
         print(f"  BAD  the check also passes with edges moved: {', '.join(blind)}")
         return False

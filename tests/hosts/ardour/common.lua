@@ -9,7 +9,8 @@ function M.load_spec()
 	local path = os.getenv("LOOPER_SPEC")
 	assert(path and path ~= "", "set LOOPER_SPEC to a spec file (written by harness.py)")
 	local spec = dofile(path)
-	for _, k in ipairs({ "dir", "name", "uri", "channels", "rate", "input_frames", "session_end", "lanes" }) do
+	for _, k in ipairs({ "dir", "name", "uri", "channels", "rate", "input_frames", "session_end",
+		"lanes" }) do
 		assert(spec[k] ~= nil, path .. ": missing " .. k)
 	end
 	return spec

@@ -120,7 +120,7 @@ def install_input(workdir):
     # interchange/<session folder's name>/audiofiles/<take>.wav
     takes = sorted(glob.glob(os.path.join(spec["dir"], "interchange", "*", "audiofiles", "*.wav")))
     if spec["channels"] == 2:
-        want = [t for t in takes if t.endswith("%L.wav")] + [t for t in takes if t.endswith("%R.wav")]
+        want = [t for side in "LR" for t in takes if t.endswith(f"%{side}.wav")]
     else:
         want = takes
     if len(takes) != spec["channels"] or len(want) != spec["channels"]:

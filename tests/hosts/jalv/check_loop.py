@@ -136,7 +136,8 @@ def check_channel(ch):
     tail = out[start:]
     reps = len(tail) - period
     if reps < 2 * period or not np.array_equal(tail[:reps], tail[period:period + reps]):
-        failures.append(f"{label}: output after recording does not repeat exactly with period {period}")
+        failures.append(f"{label}: output after recording does not repeat exactly "
+                        f"with period {period}")
         return None
     # One period of output is the loop rotated: it must be the input's [A, A + P) for
     # some A, split at the loop's seam into [q, A + P) followed by [A, q).
