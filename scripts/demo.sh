@@ -53,5 +53,7 @@ echo "demo: checking the render"
 mkdir -p "$ROOT/demo"
 sox -q "$W/export.wav" -b 16 "$ROOT/demo/looper-demo.wav"
 "$PY" "$HERE/demo.py" plot "$W" "$W/export.wav" "$ROOT/demo/looper-demo.png"
+echo "demo: the inline display, as a mixer strip shows it"
+(cd "$ROOT" && cargo run --quiet --locked --release --example inline_display -- demo)
 ok=1
 echo "demo: wrote demo/looper-demo.wav ($(soxi -D "$ROOT/demo/looper-demo.wav") s) and demo/looper-demo.png"
