@@ -25,7 +25,12 @@ fn phrase(k: usize, c: usize) -> f32 {
     let beat = (t * 2.0).floor();
     let notes = [220.0, 277.2, 329.6, 246.9];
     let hz = notes[(beat as usize + c) % 4];
-    pluck(t - beat / 2.0, hz) * if beat as usize % 4 == 0 { 1.0 } else { 0.6 }
+    pluck(t - beat / 2.0, hz)
+        * if (beat as usize).is_multiple_of(4) {
+            1.0
+        } else {
+            0.6
+        }
 }
 
 /// Runs `frames` of `input(k, c)` through `lp` with `c`, serving the worker at once.
@@ -100,10 +105,19 @@ fn main() {
         // An overdub from a third of the loop, caught at 60 %: a higher line.
         run(&mut lp, &core, &c, 0, len / 3, |_, _| 0.0);
         c.overdub = 1.0;
-        run(&mut lp, &core, &c, len / 3, len * 6 / 10 - len / 3, |k, ch| {
-            0.5 * phrase(k * 2, ch + 1)
-        });
-        let name = if channels == 1 { "display-mono" } else { "display-stereo" };
+        run(
+            &mut lp,
+            &core,
+            &c,
+            len / 3,
+            len * 6 / 10 - len / 3,
+            |k, ch| 0.5 * phrase(k * 2, ch + 1),
+        );
+        let name = if channels == 1 {
+            "display-mono"
+        } else {
+            "display-stereo"
+        };
         write_png(&view, 200, 100, &dir.join(format!("{name}.png")));
         if channels == 2 {
             write_png(&view, 600, 200, &dir.join("display-stereo-large.png"));
