@@ -44,6 +44,24 @@ impl Default for Peaks {
     }
 }
 
+/// [any] The largest magnitude in `x` (NaN ignored): a loop the compiler vectorises.
+#[inline]
+fn peak(x: &[f32]) -> f32 {
+    // Eight independent lanes, so no lane waits for the one before it.
+    let mut lanes = [0.0f32; 8];
+    let mut blocks = x.chunks_exact(8);
+    for b in &mut blocks {
+        for (l, v) in lanes.iter_mut().zip(b) {
+            *l = l.max(v.abs());
+        }
+    }
+    let rest = blocks
+        .remainder()
+        .iter()
+        .fold(0.0f32, |m, &v| m.max(v.abs()));
+    lanes.iter().fold(rest, |m, &l| m.max(l))
+}
+
 /// [any] A magnitude as a summary byte (rounded up: any sound shows).
 #[inline]
 fn level(x: f32) -> u8 {
@@ -118,7 +136,7 @@ impl Peaks {
             let b = pos >> shift;
             let n = ((b + 1) << shift).min(start + src.len()) - pos;
             if b < BINS {
-                let m = src[at..at + n].iter().fold(0u8, |m, &x| m.max(level(x)));
+                let m = level(peak(&src[at..at + n]));
                 let old = self.bins[c][b];
                 self.bins[c][b] = if pos & mask == 0 {
                     self.open[c] = Some((b as u16, old));
@@ -165,7 +183,7 @@ impl Peaks {
             let b = pos >> shift;
             let n = ((b + 1) << shift).min(start + src.len()) - pos;
             if b < BINS {
-                let m = src[at..at + n].iter().fold(0u8, |m, &x| m.max(level(x)));
+                let m = level(peak(&src[at..at + n]));
                 self.bins[c][b] = f(self.bins[c][b], m);
             }
             at += n;
