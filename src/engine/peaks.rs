@@ -120,7 +120,7 @@ impl Peaks {
     /// [audio] Takes in `src`, channel `c`'s frames from `start` (appended to a take:
     /// each bin keeps its largest). Call `grow_to` first. Returns the bins touched.
     pub fn record(&mut self, c: usize, start: usize, src: &[f32]) -> (usize, usize) {
-        self.fold(c, start, src, |old, new| old.max(new))
+        self.fold(c, start, src, |_, old, new, _| old.max(new))
     }
 
     /// [audio] Takes in rewritten frames (an overdub writing `src` from `start`): a bin
@@ -128,26 +128,14 @@ impl Peaks {
     /// Call `settle` when the overdub stops writing: a bin it left half rewritten keeps
     /// the largest of before and after. Returns the bins touched.
     pub fn rewrite(&mut self, c: usize, start: usize, src: &[f32]) -> (usize, usize) {
-        let shift = self.shift;
-        let mask = (1usize << shift) - 1;
-        let mut at = 0;
-        while at < src.len() {
-            let pos = start + at;
-            let b = pos >> shift;
-            let n = ((b + 1) << shift).min(start + src.len()) - pos;
-            if b < BINS {
-                let m = level(peak(&src[at..at + n]));
-                let old = self.bins[c][b];
-                self.bins[c][b] = if pos & mask == 0 {
-                    self.open[c] = Some((b as u16, old));
-                    m
-                } else {
-                    old.max(m)
-                };
+        self.fold(c, start, src, |open, old, new, (b, first)| {
+            if first {
+                *open = Some((b as u16, old));
+                new
+            } else {
+                old.max(new)
             }
-            at += n;
-        }
-        self.touched(start, src.len())
+        })
     }
 
     /// [audio] The overdub stopped writing: the bins it was rewriting keep the largest of
@@ -168,13 +156,15 @@ impl Peaks {
         (lo, hi)
     }
 
-    /// [audio] Folds `src` into the bins with `f(old, new)`.
+    /// [audio] Folds `src` into the bins: each bin it reaches becomes
+    /// `f(open, old, new, (bin, whether src reaches the bin's first frame))`, `open`
+    /// being the channel's bin under rewrite.
     fn fold(
         &mut self,
         c: usize,
         start: usize,
         src: &[f32],
-        f: impl Fn(u8, u8) -> u8,
+        mut f: impl FnMut(&mut Option<(u16, u8)>, u8, u8, (usize, bool)) -> u8,
     ) -> (usize, usize) {
         let shift = self.shift;
         let mut at = 0;
@@ -183,8 +173,9 @@ impl Peaks {
             let b = pos >> shift;
             let n = ((b + 1) << shift).min(start + src.len()) - pos;
             if b < BINS {
+                let first = pos & ((1 << shift) - 1) == 0;
                 let m = level(peak(&src[at..at + n]));
-                self.bins[c][b] = f(self.bins[c][b], m);
+                self.bins[c][b] = f(&mut self.open[c], self.bins[c][b], m, (b, first));
             }
             at += n;
         }
