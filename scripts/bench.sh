@@ -4,7 +4,7 @@
 # What is measured and what the figures mean: docs/PERFORMANCE.md.
 #
 # Writes target/bench/summary.json (one number per figure), target/bench/worst_block.png,
-# target/bench/table.md and target/bench/machine.txt. Takes about 7 minutes on 2 cores.
+# target/bench/table.md and target/bench/machine.txt. Takes about 5-7 minutes on 2 cores.
 #
 #   scripts/bench.sh                 the full run (5 runs of an hour of audio per way)
 #   scripts/bench.sh --quick         a smoke test: 5 minutes of audio, 1 run (~1 minute)
