@@ -186,6 +186,8 @@ pub struct Looper {
     dry: Ramp,
     wet: Ramp,
     fade: usize,
+    /// The bits of `fade`, `dry` and `wet` last converted.
+    seen: [u32; 3],
     undo_limit: usize,
     was: [bool; 6],
     dropouts: u64,
@@ -240,6 +242,7 @@ impl Looper {
             dry: Ramp::at(1.0),
             wet: Ramp::at(1.0),
             fade: 0,
+            seen: [u32::MAX; 3],
             undo_limit: usize::MAX,
             was: [false; 6],
             dropouts: 0,
@@ -283,12 +286,18 @@ impl Looper {
 
     /// [audio] Control edges, in this order: undo, redo, clear, record, play, overdub.
     fn apply_controls(&mut self, c: &Controls) {
-        let fade_ms = if c.fade.is_nan() {
-            0.0
-        } else {
-            c.fade.clamp(0.0, MAX_FADE_MS)
-        };
-        self.fade = self.frames(fade_ms as f64);
+        // Conversions only when a control moves (they cost a round and two powf).
+        let seen = [c.fade, c.dry, c.wet].map(f32::to_bits);
+        let moved = seen != self.seen;
+        if moved {
+            self.seen = seen;
+            let fade_ms = if c.fade.is_nan() {
+                0.0
+            } else {
+                c.fade.clamp(0.0, MAX_FADE_MS)
+            };
+            self.fade = self.frames(fade_ms as f64);
+        }
         let fb = if c.feedback.is_nan() {
             1.0
         } else {
@@ -300,11 +309,13 @@ impl Looper {
             c.undo_memory.max(0.0)
         };
         self.undo_limit = (mib as f64 * 1024.0 * 1024.0).min(usize::MAX as f64 / 2.0) as usize;
-        let level = self.frames(LEVEL_MS);
-        for (r, db) in [(&mut self.dry, c.dry), (&mut self.wet, c.wet)] {
-            let g = db_to_gain(db);
-            if r.target() != g {
-                r.go(g, level);
+        if moved {
+            let level = self.frames(LEVEL_MS);
+            for (r, db) in [(&mut self.dry, c.dry), (&mut self.wet, c.wet)] {
+                let g = db_to_gain(db);
+                if r.target() != g {
+                    r.go(g, level);
+                }
             }
         }
         let now = [c.record, c.play, c.overdub, c.undo, c.redo, c.clear].map(on);
@@ -665,11 +676,14 @@ impl Looper {
                 let mut bins = (usize::MAX, 0);
                 let reached = tree.write(at0, seg, pool, |at, s| {
                     for (c, s) in s.into_iter().enumerate().take(ch) {
-                        let input = &io[c][off + done + at..];
-                        for (j, v) in s.iter_mut().enumerate() {
-                            let i = done + at + j;
-                            dst[c][i] = *v;
-                            *v = gf[i] * *v + gi[i] * input[j];
+                        let (i, n) = (done + at, s.len());
+                        let input = &io[c][off + i..off + i + n];
+                        let old = &mut dst[c][i..i + n];
+                        let gains = gf[i..i + n].iter().zip(&gi[i..i + n]);
+                        // Zipped slices: no bounds check inside, so it vectorises.
+                        for ((v, o), ((f, g), x)) in s.iter_mut().zip(old).zip(gains.zip(input)) {
+                            *o = *v;
+                            *v = f * *v + g * x;
                         }
                         if let Some(p) = peaks.as_deref_mut() {
                             let (lo, hi) = p.rewrite(c, at0 + at, s);
