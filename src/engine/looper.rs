@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::chunk::{pool_target, sane_rate, Chunk, MemStats};
+use crate::engine::chunk::{pool_target, sane_rate, Chunk, MemStats, CHUNK_SAMPLES};
 use crate::engine::display::Display;
 use crate::engine::history::{History, Version};
 use crate::engine::peaks::{Peaks, BINS};
@@ -146,6 +146,21 @@ struct Fader {
     gain: Ramp,
 }
 
+/// A copy of the next chunk an overdub layer will write, made a slice each block
+/// ahead of need (at twice the pace the layer moves), so that no block copies a whole
+/// chunk: without it every chunk's first write copies 64 KiB in one block, and loopers
+/// of one length overdubbing together all do it in the same period.
+struct Prep {
+    k: usize,
+    src: Shared<Chunk>,
+    copy: Shared<Chunk>,
+    done: usize,
+}
+
+/// Chunks a loop must span before its overdubs copy ahead (shorter loops have their
+/// chunks written again within a pass, and copying ahead would not pay).
+const PREP_MIN_CHUNKS: usize = 4;
+
 /// One looper of one or two channels.
 pub struct Looper {
     channels: usize,
@@ -174,11 +189,16 @@ pub struct Looper {
     drawn: (State, usize),
     /// An overdub layer is being written into `live`.
     layer_open: bool,
+    prep: Option<Prep>,
+    /// Chunks an overdub copied ahead and installed, and copied whole in one block.
+    copies: (u64, u64),
     /// The input is going into the layer (false while its fade-out runs).
     engaged: bool,
     /// Overdub does not resume until it goes 0->1 again (after undo, redo or clear).
     overdub_held: bool,
     layer_frames: u64,
+    /// Where the open layer began writing.
+    layer_start: usize,
     /// Bytes the open layer copied so far, counted in the history's bytes.
     layer_bytes: usize,
     od_in: Ramp,
@@ -233,9 +253,12 @@ impl Looper {
             since_draw: 0,
             drawn: (State::Empty, 0),
             layer_open: false,
+            prep: None,
+            copies: (0, 0),
             engaged: false,
             overdub_held: false,
             layer_frames: 0,
+            layer_start: 0,
             layer_bytes: 0,
             od_in: Ramp::at(0.0),
             od_fb: Ramp::at(1.0),
@@ -487,6 +510,7 @@ impl Looper {
         self.layer_open = true;
         self.engaged = true;
         self.layer_frames = 0;
+        self.layer_start = self.pos;
         self.layer_bytes = 0;
         self.od_in = Ramp::at(0.0);
         self.od_in.go(1.0, self.fade);
@@ -511,7 +535,11 @@ impl Looper {
         }
         self.layer_open = false;
         self.engaged = false;
+        if let Some(p) = self.prep.take() {
+            self.pool.put_chunk(p.copy);
+        }
         let copied = self.live.tree.taken().bytes();
+        self.copies.1 += self.live.tree.taken().copied as u64;
         self.history.add_pending(-(self.layer_bytes as isize));
         self.layer_bytes = 0;
         self.live.peaks.settle();
@@ -634,6 +662,9 @@ impl Looper {
     /// an open layer also writes the input (`io` at `off`) into it, old * feedback +
     /// input, where it reads.
     fn render_live(&mut self, io: &[&mut [f32]], off: usize, m: usize) {
+        if self.layer_open {
+            self.copy_ahead(m);
+        }
         let w = &mut *self.work;
         if !self.layer_open {
             let x = self.fade.min(self.live.tail()).min(self.live.loop_len);
@@ -658,14 +689,31 @@ impl Looper {
         let len = self.live.loop_len;
         let x = self.fade.min(self.live.tail()).min(len);
         let ch = self.channels.min(io.len());
+        let fpc = self.live.tree.frames_per_chunk();
         let (gi, gf) = (&w.gi, &w.gf);
         let mut done = 0;
         while done < m {
             let p = self.pos;
             let xf = self.wrapped && p < x;
-            let seg = (m - done)
-                .min(len - p)
-                .min(if xf { x - p } else { usize::MAX });
+            let seg =
+                (m - done)
+                    .min(len - p)
+                    .min(fpc - p % fpc)
+                    .min(if xf { x - p } else { usize::MAX });
+            // Entering the chunk copied ahead: it takes the shared one's place.
+            if let Some(pr) = self.prep.take_if(|pr| pr.k == p / fpc) {
+                let tree = &mut self.live.tree;
+                let given_back = match pr.done == CHUNK_SAMPLES {
+                    true => tree
+                        .install_copy(pr.k, pr.copy, &pr.src, &mut self.pool)
+                        .err(),
+                    false => Some(pr.copy), // not done: the write below copies it whole
+                };
+                self.copies.0 += u64::from(given_back.is_none());
+                if let Some(c) = given_back {
+                    self.pool.put_chunk(c);
+                }
+            }
             // The layer: old * feedback + input, in the loop and (in the crossfade) in
             // the tail that continues its end; the old values are what plays.
             let mix = |dst: &mut Scratch,
@@ -736,6 +784,61 @@ impl Looper {
         }
         self.layer_frames += m as u64;
         add_with_gain(&mut w.out, &w.buf, ch, m, &mut self.voice);
+    }
+
+    /// [audio] Copies a slice of the chunk after the one the layer writes now (in play
+    /// order) into a chunk from the pool: `2 * m` frames' worth for `m` frames played.
+    fn copy_ahead(&mut self, m: usize) {
+        let tree = &self.live.tree;
+        let fpc = tree.frames_per_chunk();
+        let len = self.live.loop_len;
+        let kc = self.pos / fpc;
+        let next = if (kc + 1) * fpc >= len { 0 } else { kc + 1 };
+        // Only chunks the layer has not written yet: it holds the others alone, and
+        // writes them in place.
+        let (a, b) = (next * fpc, ((next + 1) * fpc).min(len));
+        let (s, n) = (self.layer_start, self.layer_frames as usize);
+        let written =
+            n >= len || (a < (s + n).min(len) && s < b) || (s + n > len && a < s + n - len);
+        if len.div_ceil(fpc) < PREP_MIN_CHUNKS || written {
+            return;
+        }
+        // (A copy for the chunk being entered now is installed by the write.)
+        if self.prep.as_ref().is_some_and(|p| p.k != next && p.k != kc) {
+            if let Some(p) = self.prep.take() {
+                self.pool.put_chunk(p.copy);
+            }
+        }
+        if self.prep.as_ref().is_some_and(|p| p.k == kc) {
+            return;
+        }
+        if self.prep.is_none() {
+            if self.pool.chunks() < 2 {
+                return; // the write's own copy needs a chunk more
+            }
+            let Some(src) = tree.share_chunk(next) else {
+                return;
+            };
+            let Some(copy) = self.pool.take_chunk() else {
+                return;
+            };
+            self.prep = Some(Prep {
+                k: next,
+                src,
+                copy,
+                done: 0,
+            });
+        }
+        if let Some(p) = self.prep.as_mut() {
+            let n = (2 * m * CHUNK_SAMPLES)
+                .div_ceil(fpc)
+                .min(CHUNK_SAMPLES - p.done);
+            if let Some(dst) = Shared::get_mut(&mut p.copy) {
+                let r = p.done..p.done + n;
+                dst.samples_mut()[r.clone()].copy_from_slice(&p.src.samples()[r]);
+                p.done += n;
+            }
+        }
     }
 
     /// [audio] Bookkeeping after a block: the layer's end, the history's memory, the
@@ -914,6 +1017,18 @@ impl Looper {
     pub fn layers(&self) -> usize {
         self.history.undos() + usize::from(self.layer_open && self.layer_frames > 0)
     }
+    /// [audio] Chunks overdubs copied ahead (a slice a block), and the rest of the
+    /// chunks they copied, each whole in one block (a layer's first, short loops).
+    pub fn chunk_copies(&self) -> (u64, u64) {
+        let whole = self.history_copies();
+        (self.copies.0, whole.saturating_sub(self.copies.0))
+    }
+
+    /// [audio] Chunks copied by overdubs so far, every way (counted by the trees).
+    fn history_copies(&self) -> u64 {
+        self.copies.1 + self.live.tree.taken().copied as u64
+    }
+
     /// [audio] Steps redo can take.
     pub fn redos(&self) -> usize {
         self.history.redos()
@@ -1014,6 +1129,78 @@ fn add_with_gain(out: &mut Scratch, buf: &Scratch, ch: usize, m: usize, gain: &m
         let g = gain.tick();
         for (o, b) in out.iter_mut().zip(buf).take(ch) {
             o[i] += g * b[i];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::worker::{Silent, WorkerCore};
+
+    /// One block through `lp`, the worker served at once.
+    fn block(lp: &mut Looper, core: &WorkerCore, c: &Controls, io: &mut [Vec<f32>]) {
+        let mut bufs: Vec<&mut [f32]> = io.iter_mut().map(|b| b.as_mut_slice()).collect();
+        lp.process(c, &mut bufs);
+        if let Some(req) = lp.poll_request() {
+            core.work(req, &mut |d| {
+                lp.accept(d);
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn an_overdub_copies_its_chunks_ahead_a_slice_a_block_and_stays_exact() {
+        for ch in [1, 2] {
+            let stats = Arc::new(MemStats::default());
+            let mut lp = Looper::new(48_000.0, ch, Arc::clone(&stats));
+            let core = WorkerCore::new(stats, Box::new(Silent));
+            core.prefill(&mut lp);
+            let fpc = CHUNK_SAMPLES / ch;
+            let len = 6 * fpc + 123;
+            let base = |k: usize, c: usize| ((k * 7 + c * 3) % 4096) as f32 / 4096.0;
+            let mut c = Controls {
+                record: 1.0,
+                fade: 0.0,
+                ..Controls::default()
+            };
+            let mut k = 0;
+            while k < len {
+                let n = 64.min(len - k);
+                let mut io: Vec<Vec<f32>> = (0..ch)
+                    .map(|c| (k..k + n).map(|i| base(i, c)).collect())
+                    .collect();
+                block(&mut lp, &core, &c, &mut io);
+                k += n;
+            }
+            c.record = 0.0;
+            c.overdub = 1.0;
+            // 2.5 passes of 2^-8: the first half of the loop gets it three times.
+            let d = 1.0 / 256.0;
+            for _ in 0..(5 * len / 2) / 64 {
+                block(&mut lp, &core, &c, &mut vec![vec![d; 64]; ch]);
+            }
+            let played = (5 * len / 2) / 64 * 64;
+            c.overdub = 0.0;
+            block(&mut lp, &core, &c, &mut vec![vec![]; ch]);
+            for ch_i in 0..ch {
+                for i in (0..len).step_by(97).chain([len - 1, fpc, 4 * fpc - 1]) {
+                    let passes = played / len + usize::from(i < played % len);
+                    let mut want = base(i, ch_i);
+                    for _ in 0..passes {
+                        want += d;
+                    }
+                    assert_eq!(
+                        lp.sample(ch_i, i),
+                        Some(want),
+                        "{ch} ch: channel {ch_i} frame {i}"
+                    );
+                }
+            }
+            let (ahead, whole) = lp.chunk_copies();
+            // The layer's first chunk is copied whole; the other six, ahead.
+            assert_eq!((ahead, whole), (6, 1), "{ch} ch");
         }
     }
 }

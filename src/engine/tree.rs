@@ -392,6 +392,54 @@ impl Tree {
         Shared::get_mut(sh)
     }
 
+    /// [audio] Another reference to chunk number `k` (to copy it ahead of need).
+    pub fn share_chunk(&self, k: usize) -> Option<Shared<Chunk>> {
+        let mut slot = &self.root;
+        let mut level = self.height;
+        while level > 0 {
+            let Slot::Node(node) = slot else { return None };
+            slot = &node.slots()[(k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1)];
+            level -= 1;
+        }
+        match slot {
+            Slot::Chunk(c) => Some(Shared::clone(c)),
+            _ => None,
+        }
+    }
+
+    /// [audio] Puts `copy`, a copy of `src` made ahead of need, in place of chunk `k`
+    /// if the tree still holds `src` there (and shares it); otherwise, or if the pool
+    /// lacks a node for the index path, gives `copy` back.
+    pub fn install_copy(
+        &mut self,
+        k: usize,
+        copy: Shared<Chunk>,
+        src: &Shared<Chunk>,
+        pool: &mut ReadyPool,
+    ) -> Result<(), Shared<Chunk>> {
+        if k >= self.chunks {
+            return Err(copy);
+        }
+        let taken = &mut self.taken;
+        let mut slot = &mut self.root;
+        let mut level = self.height;
+        while level > 0 {
+            let Some(node) = own_node(slot, pool, taken) else {
+                return Err(copy);
+            };
+            slot = &mut node.slots_mut()[(k >> (FANOUT_BITS * (level - 1))) & (FANOUT - 1)];
+            level -= 1;
+        }
+        match slot {
+            Slot::Chunk(sh) if std::ptr::eq::<Chunk>(&**sh, &**src) => {
+                *sh = copy;
+                taken.copied += 1;
+                Ok(())
+            }
+            _ => Err(copy),
+        }
+    }
+
     /// [audio] Appends one span of frames per channel (`src[c]`, all of one length),
     /// attaching chunks from `pool` as needed. Returns how many frames were stored:
     /// fewer only when the pool ran dry, and the tree stays consistent.
