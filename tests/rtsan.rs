@@ -1,7 +1,10 @@
 //! RealtimeSanitizer over the real library loaded through dlopen: every `run()` and
-//! `work_response()` inside a realtime scope, over every control path, pool exhaustion
-//! and recovery, a late worker, a full worker ring and a freewheeling host. Any malloc,
-//! free, lock or blocking syscall inside a scope aborts the process with a report.
+//! `work_response()` inside a realtime scope, over every control path (record, play,
+//! overdub on and off with and without fades, feedback, undo, redo, clear, undo_memory
+//! releasing the oldest steps, the ring of steps overflowing, the seam's crossfade,
+//! dry and wet ramps), mono and stereo, pool exhaustion and recovery, a late worker, a
+//! full worker ring and a freewheeling host. Any malloc, free, lock or blocking syscall
+//! inside a scope aborts the process with a report.
 //!
 //! Built and run by `scripts/rtsan.sh` (part of `make test`) with RTSAN_ENABLE=1; a
 //! build without it fails the `sanitizer_is_linked` test instead of passing silently.
@@ -106,6 +109,177 @@ fn a_full_worker_ring_is_realtime_safe() {
         0,
         "the pool covered the second without a worker"
     );
+}
+
+/// Runs `frames` in blocks of `bs` from sample `t`, in place or not; stereo hosts run
+/// both channels (`run_stereo*`), or mono-style (`run`: the right input the left negated).
+struct Drive {
+    t: usize,
+    bs: usize,
+    in_place: bool,
+    stereo_way: usize,
+}
+
+impl Drive {
+    fn go(&mut self, h: &mut Host, frames: usize, r: f32, p: f32) {
+        let mut left = frames;
+        while left > 0 {
+            let n = self.bs.min(left);
+            if h.channels == 2 && self.stereo_way % 3 != 2 {
+                let mut l: Vec<f32> = (self.t..self.t + n).map(|k| sig(k as u64)).collect();
+                let mut rr: Vec<f32> = (self.t..self.t + n)
+                    .map(|k| sig(k as u64 + (1 << 40)))
+                    .collect();
+                if self.stereo_way.is_multiple_of(3) {
+                    h.run_stereo_in_place(&mut l, &mut rr, r, p);
+                } else {
+                    h.run_stereo(&l, &rr, r, p);
+                }
+                self.stereo_way += 1;
+            } else {
+                block(h, self.t, n, r, p, self.in_place);
+                self.stereo_way += 1;
+            }
+            self.t += n;
+            left -= n;
+        }
+    }
+
+    /// One 0->1 edge of a trigger, then back to 0, a block each.
+    fn pulse(&mut self, h: &mut Host, port_: u32, r: f32, p: f32) {
+        h.set(port_, 1.0);
+        self.go(h, self.bs.min(64), r, p);
+        h.set(port_, 0.0);
+        self.go(h, self.bs.min(64), r, p);
+    }
+}
+
+#[test]
+fn layers_history_fades_and_levels_are_realtime_safe() {
+    for channels in [1, 2] {
+        for (mode, in_place, bs) in [
+            (WorkerMode::Prompt, false, 1usize),
+            (WorkerMode::Prompt, true, 64),
+            (WorkerMode::Synchronous, false, 4096),
+            (WorkerMode::Freewheel, true, 256),
+            (WorkerMode::Late((0.5 * RATE) as u64), false, 128),
+        ] {
+            let mut h = if channels == 2 {
+                Host::stereo(RATE, mode)
+            } else {
+                Host::new(RATE, mode)
+            };
+            let mut d = Drive {
+                t: 0,
+                bs,
+                in_place,
+                stereo_way: 0,
+            };
+            let len = CHUNK + CHUNK / 2 + 17; // a loop across chunk boundaries
+            for fade in [5.0, 0.0, 100.0] {
+                h.set(port::FADE, fade);
+                d.go(&mut h, len, 1.0, 1.0); // a take (the old loop fades out)
+                d.go(&mut h, len + 3000, 0.0, 1.0); // its tail, the seam's crossfade
+                                                    // Overdub on, across the seam, feedback moving, overdub off.
+                h.set(port::OVERDUB, 1.0);
+                d.go(&mut h, len / 2, 0.0, 1.0);
+                assert_eq!(h.state(), 4, "overdubbing");
+                for fb in [0.5, 0.0, 0.25, f32::NAN, 1.5, 1.0] {
+                    h.set(port::FEEDBACK, fb);
+                    d.go(&mut h, len / 8, 0.0, 1.0);
+                }
+                h.set(port::OVERDUB, 0.0);
+                d.go(&mut h, 3000, 0.0, 1.0); // the layer's fade-out, then its commit
+                h.set(port::OVERDUB, 1.0);
+                d.go(&mut h, 2000, 0.0, 1.0);
+                d.pulse(&mut h, port::UNDO, 0.0, 1.0); // undo inside a layer
+                d.go(&mut h, 2000, 0.0, 1.0);
+                h.set(port::OVERDUB, 0.0);
+                d.pulse(&mut h, port::REDO, 0.0, 1.0);
+                d.pulse(&mut h, port::UNDO, 0.0, 1.0);
+                d.pulse(&mut h, port::UNDO, 0.0, 1.0);
+                d.pulse(&mut h, port::UNDO, 0.0, 1.0);
+                d.pulse(&mut h, port::REDO, 0.0, 1.0);
+                d.pulse(&mut h, port::REDO, 0.0, 1.0);
+                d.pulse(&mut h, port::CLEAR, 0.0, 1.0);
+                d.pulse(&mut h, port::CLEAR, 0.0, 1.0); // already empty
+                assert_eq!(h.state(), 0, "cleared");
+                d.pulse(&mut h, port::UNDO, 0.0, 1.0);
+                assert_eq!(h.state(), 2, "the clear undone");
+                // Play off and on, and a take, during a layer.
+                h.set(port::OVERDUB, 1.0);
+                d.go(&mut h, 1000, 0.0, 1.0);
+                d.go(&mut h, 1000, 0.0, 0.0);
+                d.go(&mut h, 1000, 0.0, 1.0);
+                d.go(&mut h, 1000, 1.0, 1.0);
+                d.go(&mut h, 1000, 0.0, 1.0);
+                h.set(port::OVERDUB, 0.0);
+                // Levels ramping both ways, while playing and while stopped.
+                for (dry, wet) in [(-6.0, -90.0), (0.0, 12.0), (f32::NAN, -3.0), (0.0, 0.0)] {
+                    h.set(port::DRY, dry);
+                    h.set(port::WET, wet);
+                    d.go(&mut h, 1500, 0.0, 1.0);
+                    d.go(&mut h, 1500, 0.0, 0.0);
+                }
+                // Odd values on every new control.
+                for v in [f32::NAN, f32::INFINITY, -1.0] {
+                    for p in [port::OVERDUB, port::UNDO, port::REDO, port::CLEAR] {
+                        h.set(p, v);
+                    }
+                    h.set(port::FADE, v);
+                    h.set(port::UNDO_MEMORY, v);
+                    d.go(&mut h, 500, 0.0, 1.0);
+                }
+                for p in [port::OVERDUB, port::UNDO, port::REDO, port::CLEAR] {
+                    h.set(p, 0.0);
+                }
+                h.set(port::UNDO_MEMORY, 1024.0);
+                h.set(port::FADE, fade);
+            }
+            // A new take, then layers on it with a small undo_memory: each releases the
+            // oldest steps.
+            d.go(&mut h, len, 1.0, 1.0);
+            d.go(&mut h, 1000, 0.0, 1.0);
+            assert_eq!(h.state(), 2, "a loop plays");
+            h.set(port::UNDO_MEMORY, 0.3);
+            for _ in 0..12 {
+                h.set(port::OVERDUB, 1.0);
+                d.go(&mut h, len / 3, 0.0, 1.0);
+                h.set(port::OVERDUB, 0.0);
+                d.go(&mut h, 300, 0.0, 1.0);
+            }
+            let layers = h.control(port::LAYERS);
+            assert!(
+                (1.0..6.0).contains(&layers),
+                "undo_memory released steps: {layers}"
+            );
+            assert_eq!(h.dropouts(), 0, "{channels} channels, {mode:?}");
+            // The ring of steps overflowing: its oldest released, and redo steps
+            // discarded and swept. (Each layer copies a chunk and an index node, so
+            // 1,400 layers in 2 s outrun a late worker: dropouts are expected there.)
+            h.set(port::UNDO_MEMORY, 1024.0);
+            h.set(port::FADE, 0.0);
+            let bs = d.bs;
+            d.bs = 32;
+            for i in 0..1400 {
+                h.set(port::OVERDUB, 1.0);
+                d.go(&mut h, 32, 0.0, 1.0);
+                h.set(port::OVERDUB, 0.0);
+                d.go(&mut h, 32, 0.0, 1.0);
+                if i % 100 == 50 {
+                    for _ in 0..20 {
+                        d.pulse(&mut h, port::UNDO, 0.0, 1.0);
+                    }
+                }
+            }
+            assert_eq!(h.control(port::LAYERS), 1023.0, "the ring is full");
+            d.bs = bs;
+            d.go(&mut h, (RATE * 0.6) as usize, 0.0, 1.0); // reports and collection
+            if !matches!(mode, WorkerMode::Late(_)) {
+                assert_eq!(h.dropouts(), 0, "{channels} channels, {mode:?}");
+            }
+        }
+    }
 }
 
 const CHILD: &str = "LOOPER_RTSAN_NEGATIVE_CHILD";

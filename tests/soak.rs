@@ -60,7 +60,7 @@ impl Version {
         Rc::make_mut(&mut self.blocks[i / B])[c * B + i % B] = v;
     }
     fn push(&mut self, frame: [f32; 2]) {
-        if self.len % B == 0 {
+        if self.len.is_multiple_of(B) {
             self.blocks.push(Rc::new(vec![0.0; self.ch * B]));
         }
         let i = self.len;
@@ -340,8 +340,8 @@ impl Model {
         let n = io[0].len();
         let ch = self.ch;
         if self.recording {
-            for i in 0..n {
-                self.live.push([io[0][i], io[ch - 1][i]]);
+            for (&l, &r) in io[0].iter().zip(&io[ch - 1]) {
+                self.live.push([l, r]);
             }
         } else if self.playing && self.live.len > 0 {
             let len = self.live.len;
@@ -414,6 +414,13 @@ impl Model {
             (self.pos as f64 / self.live.len as f64) as f32
         }
     }
+}
+
+/// SplitMix64's finaliser: distinct inputs, unrelated outputs.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 struct Rng(u64);
@@ -514,7 +521,9 @@ impl Soak {
             self.undo_mib
         );
         let total = (seconds * RATE) as u64;
-        let mut rng = Rng((seed ^ (channels as u64) << 32 ^ self.undo_mib.to_bits() as u64) | 1);
+        // Every seed its own sequence (`seed | 1` alone would make 2 and 3 one run).
+        let mut rng =
+            Rng(mix(seed ^ mix((channels as u64) << 32 ^ self.undo_mib.to_bits() as u64)) | 1);
         let mut h = if channels == 2 {
             Host::stereo(RATE, WorkerMode::Prompt)
         } else {
@@ -533,6 +542,7 @@ impl Soak {
         };
         let mut takes = 0u32;
         let mut max_layers = 0;
+        let mut in_state = [0u64; 5];
         let mut recent: VecDeque<String> = VecDeque::new();
         let mut t: u64 = 0;
         let mut next_control = 0u64;
@@ -568,16 +578,19 @@ impl Soak {
             if t >= next_control {
                 // One control changes, sometimes two or three at the same sample.
                 let k = 1 + (rng.below(4) == 0) as u32 + (rng.below(8) == 0) as u32;
+                if on(ctl.rec) && rng.below(3) == 0 {
+                    flip(&mut rng, &mut ctl.rec); // takes mostly of a few seconds
+                }
                 for _ in 0..k {
                     match rng.below(16) {
-                        0..=2 => {
+                        0 => {
                             flip(&mut rng, &mut ctl.rec);
                             takes += on(ctl.rec) as u32;
                         }
-                        3 | 4 => flip(&mut rng, &mut ctl.play),
-                        5..=7 => flip(&mut rng, &mut ctl.od),
-                        8 | 9 => flip(&mut rng, &mut ctl.undo),
-                        10 => flip(&mut rng, &mut ctl.redo),
+                        1 | 2 => flip(&mut rng, &mut ctl.play),
+                        3..=6 => flip(&mut rng, &mut ctl.od),
+                        7 | 8 => flip(&mut rng, &mut ctl.undo),
+                        9 | 10 => flip(&mut rng, &mut ctl.redo),
                         11 => flip(&mut rng, &mut ctl.clear),
                         12 | 13 => ctl.fb = rng.pick(&FEEDBACK),
                         _ => {}
@@ -597,12 +610,11 @@ impl Soak {
                 } else if !bad && rng.below(8) == 0 {
                     t + 1 + rng.below(512)
                 } else {
-                    t + 1
-                        + rng.below(if on(ctl.rec) {
-                            (self.max_take * RATE) as u64
-                        } else {
-                            (self.max_gap * RATE) as u64
-                        })
+                    // Takes of up to `max_take` (mostly a few seconds); everything else
+                    // changes within `max_gap`.
+                    let long = on(ctl.rec) && rng.below(8) == 0;
+                    let gap = if long { self.max_take } else { self.max_gap };
+                    t + 1 + rng.below((gap * RATE) as u64)
                 };
             }
             let n = if zero_next {
@@ -711,6 +723,7 @@ impl Soak {
                 }
             }
             max_layers = max_layers.max(model.layers());
+            in_state[model.state() as usize] += n as u64;
             t += n as u64;
         }
         let out = Outcome {
@@ -722,11 +735,13 @@ impl Soak {
         eprintln!(
             "soak {name}: {takes} takes begun; {:?} takes, layers, clears made, undo and \
              redo steps taken; at most {max_layers} layers; {} steps released by memory and \
-             {} by the ring; {} worker requests",
+             {} by the ring; {} worker requests; seconds empty, recording, playing, \
+             stopped, overdubbing: {:?}",
             out.made,
             out.released_memory,
             out.released_ring,
-            h.scheduled()
+            h.scheduled(),
+            in_state.map(|f| f / RATE as u64)
         );
         assert!(takes > 0);
         assert_rt_clean();
@@ -747,7 +762,8 @@ fn long(channels: usize) {
     .run();
     let m = o.made;
     assert!(
-        m[0] > 5 && m[1] > 10 && m[2] > 0 && m[3] > 5 && m[4] > 0 && o.max_layers > 3,
+        seconds_from_env(600.0) < 300.0
+            || (m[0] > 5 && m[1] > 10 && m[2] > 0 && m[3] > 5 && m[4] > 0 && o.max_layers > 3),
         "too little history exercised: {m:?}"
     );
 }
@@ -765,19 +781,21 @@ fn random_automation_against_a_model_stereo() {
 /// A small `undo_memory`: the oldest steps are released as the history outgrows it.
 #[test]
 fn undo_memory_releases_the_oldest_steps() {
-    for channels in [1, 2] {
-        let o = Soak {
+    let mut released = 0;
+    for (channels, undo_mib) in [(1, 1.0), (2, 1.0), (1, 0.6), (2, 2.3), (1, 1.7), (2, 0.45)] {
+        released += Soak {
             channels,
             seconds: 60.0,
             seed: seed_from_env(),
-            undo_mib: 1.0,
+            undo_mib,
             max_take: 3.0,
             max_gap: 1.0,
             worker_faults: true,
         }
-        .run();
-        assert!(o.released_memory > 3, "undo_memory never released a step");
+        .run()
+        .released_memory;
     }
+    assert!(released > 10, "undo_memory released only {released} steps");
 }
 
 /// Many short steps: the ring of `MAX_STEPS` releases its oldest.
