@@ -226,7 +226,10 @@ impl Model {
     fn close_take(&mut self, play: bool) {
         self.recording = false;
         let added = tree_bytes(self.live.len, self.ch);
-        self.push(self.live.clone(), self.take_replaces, added);
+        // An empty take over nothing changes nothing; over a loop it is a clear.
+        if self.live.len > 0 || self.hist[self.cur].v.len > 0 {
+            self.push(self.live.clone(), self.take_replaces, added);
+        }
         self.made[0] += 1;
         if self.live.len > 0 && play {
             self.playing = true;
@@ -298,6 +301,8 @@ impl Model {
         }
         if rec && !rec_was {
             self.finish_all(play);
+            // Overdub held on through a take waits for its next 0->1.
+            self.held |= od;
             self.playing = false;
             self.discard_redos();
             self.take_replaces = tree_bytes(self.live.len, self.ch);

@@ -371,8 +371,10 @@ impl Looper {
             }
         }
         if rec && !rec_was {
-            // A new take: the old loop fades out and stays in the history.
+            // A new take: the old loop fades out and stays in the history. Overdub held
+            // on through it waits for its next 0->1.
             self.finish_all(play);
+            self.overdub_held |= overdub;
             self.fade_out_voice();
             self.history.discard_redos();
             self.take_replaces = self.live.tree.bytes();
@@ -422,12 +424,18 @@ impl Looper {
     fn close_take(&mut self, play: bool) {
         self.recording = false;
         self.live.loop_len = self.live.tree.len();
+        if self.live.is_empty() {
+            // An empty take (on and off in one block) is a clear; over nothing, nothing.
+            if self.history.current().is_some_and(Version::is_empty) {
+                self.take_replaces = usize::MAX;
+            }
+            self.tail_left = 0;
+            self.commit_take();
+            return;
+        }
         self.tail_left = self.fade;
         self.commit_take_if_done();
-        if self.live.is_empty() {
-            // An empty take (on and off in one block) is a clear.
-            self.commit_take();
-        } else if play {
+        if play {
             self.start_voice(0);
         }
     }

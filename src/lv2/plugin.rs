@@ -355,7 +355,7 @@ impl Instance {
             unsafe { ptr::copy(input, output, n) };
             bufs[c] = output;
         }
-        if bufs[0] == bufs[1] {
+        if n > 0 && bufs[0] == bufs[1] {
             return None; // both outputs on one buffer: no host does this; pass through
         }
         let d = Controls::default();
