@@ -3,7 +3,8 @@
 //! overdub on and off with and without fades, feedback, undo, redo, clear, undo_memory
 //! releasing the oldest steps, the ring of steps overflowing, the seam's crossfade,
 //! dry and wet ramps), mono and stereo, pool exhaustion and recovery, a late worker, a
-//! full worker ring and a freewheeling host. Any malloc, free, lock or blocking syscall
+//! full worker ring, a freewheeling host, and the inline display rendering on another
+//! thread meanwhile. Any malloc, free, lock or blocking syscall
 //! inside a scope aborts the process with a report.
 //!
 //! Built and run by `scripts/rtsan.sh` (part of `make test`) with RTSAN_ENABLE=1; a
@@ -279,6 +280,50 @@ fn layers_history_fades_and_levels_are_realtime_safe() {
                 assert_eq!(h.dropouts(), 0, "{channels} channels, {mode:?}");
             }
         }
+    }
+}
+
+#[test]
+fn run_is_realtime_safe_while_the_inline_display_renders_on_another_thread() {
+    for channels in [1, 2] {
+        let mut h = Host::make(RATE, WorkerMode::Prompt, true, channels);
+        let r = h.renderer();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let painter = std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !s.load(std::sync::atomic::Ordering::Relaxed) || n < 500 {
+                let (w, hh, px) = r.render(160 + (n % 3) as u32 * 100, 60);
+                assert_eq!(px.len(), w * hh);
+                n += 1;
+            }
+            n
+        });
+        let before = h.queue_draws();
+        h.set(port::FADE, 5.0);
+        let mut t = 0;
+        for round in 0..4 {
+            for _ in 0..40 {
+                block(&mut h, t, 256, 1.0, 1.0, round % 2 == 0);
+                t += 256;
+            }
+            h.set(port::OVERDUB, 1.0);
+            for _ in 0..60 {
+                block(&mut h, t, 256, 0.0, 1.0, false);
+                t += 256;
+            }
+            h.set(port::OVERDUB, 0.0);
+            for p in [port::UNDO, port::REDO, port::CLEAR, port::UNDO] {
+                h.set(p, 1.0);
+                block(&mut h, t, 128, 0.0, 1.0, false);
+                h.set(p, 0.0);
+                block(&mut h, t, 128, 0.0, 1.0, false);
+                t += 256;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(painter.join().unwrap() >= 500);
+        assert!(h.queue_draws() > before + 20, "run() asked for pictures");
     }
 }
 
