@@ -57,6 +57,7 @@ fn main() {
     let (sh, lh) = render_us(long, &src);
     println!("render, stereo: 1 s loop {s1:.1} us (200 x 66), {l1:.1} us (800 x 266)");
     println!("render, stereo: {minutes} min loop {sh:.1} us (200 x 66), {lh:.1} us (800 x 266)");
+    fig.put("display_long_minutes", minutes);
     fig.put("render_us_1s_small", s1);
     fig.put("render_us_1s_large", l1);
     fig.put("render_us_1h_small", sh);
@@ -90,6 +91,6 @@ fn main() {
         fig.put(format!("peaks_overdub_ns_{frames}"), dub);
         fig.put(format!("peaks_memcpy_ns_{frames}"), copy);
     }
-    let path = fig.write("display");
+    let path = fig.write("display.json");
     println!("wrote {}", path.display());
 }

@@ -10,7 +10,8 @@
 //! blocks: the worst case for the audio thread.
 //!
 //! Then 80 stereo loopers overdubbing at once, each over a loop of its own (all started
-//! together, so they copy a chunk on the same periods: the worst case), against a plain
+//! together, so they start their layers and enter their chunks on the same periods: the
+//! worst case; `Looper::chunk_copies` tells copied-ahead from whole), against a plain
 //! copy of the same blocks (the floor: each block swapped with a preallocated loop). Two
 //! pacings: back to back (warm caches, as above), and as a host runs them: one period of
 //! work, then the caches cooled as a host's other plugins would cool them, by writing
@@ -207,6 +208,13 @@ fn overdub80(fig: &mut Figures, repeats: usize) {
             let mut times = vec![0u32; periods];
             let (mut med, mut p999, mut raw) = (Vec::new(), Vec::new(), 0.0f64);
             let mut duty = Duty::default();
+            let copies = |insts: &[Rig]| {
+                insts.iter().fold((0u64, 0u64), |(a, w), r| {
+                    let (ra, rw) = r.lp.chunk_copies();
+                    (a + ra, w + rw)
+                })
+            };
+            let copies0 = copies(&insts);
             for _ in 0..repeats {
                 for r in insts.iter_mut() {
                     r.control(&ctl(false, false, false)); // back to the loop's start
@@ -261,6 +269,10 @@ fn overdub80(fig: &mut Figures, repeats: usize) {
                 min_into(&mut pmin, &times);
             }
             let det = pmin.iter().copied().max().unwrap_or(0) as f64;
+            // The code's own worst after the layer's first period (which copies each
+            // loop's first chunk and index path whole).
+            let det_later = pmin.iter().copied().skip(1).max().unwrap_or(0) as f64;
+            let copies1 = copies(&insts);
             let cross: Vec<u32> = pmin.iter().copied().skip(per).step_by(per).collect();
             let cm = dist(&cross, &mut Vec::new()).median;
             let k = format!("overdub80_{pace}_{way}");
@@ -269,6 +281,21 @@ fn overdub80(fig: &mut Figures, repeats: usize) {
             fig.put(format!("{k}_worst_ns"), det);
             fig.put(format!("{k}_worst_raw_ns"), raw);
             fig.put(format!("{k}_first_period_ns"), pmin[0] as f64);
+            fig.put(format!("{k}_worst_after_first_ns"), det_later);
+            fig.put(format!("{k}_share_worst_after_first_pct"), pct(det_later));
+            if way == "looper" {
+                // Chunks copied per instance and layer: ahead (a slice a period) and
+                // whole (in one period).
+                let layers = (repeats * M) as f64;
+                fig.put(
+                    format!("{k}_chunks_ahead_per_layer"),
+                    copies1.0.saturating_sub(copies0.0) as f64 / layers,
+                );
+                fig.put(
+                    format!("{k}_chunks_whole_per_layer"),
+                    copies1.1.saturating_sub(copies0.1) as f64 / layers,
+                );
+            }
             fig.put(format!("{k}_chunk_period_median_ns"), cm);
             fig.put(format!("{k}_share_median_pct"), pct(median_f(&med)));
             fig.put(format!("{k}_share_p999_pct"), pct(median_f(&p999)));
@@ -277,7 +304,7 @@ fn overdub80(fig: &mut Figures, repeats: usize) {
             fig.put(format!("{k}_share_chunk_period_pct"), pct(cm));
             fig.put(format!("{k}_share_first_period_pct"), pct(pmin[0] as f64));
             eprintln!(
-                "overdub80 {pace} {way:<6}: median {:.1} us ({:.1} %), p99.9 {:.1} us, worst {:.1} us ({:.1} %; raw {:.1} us); first period {:.1} us; chunk periods {:.1} us ({:.1} %)",
+                "overdub80 {pace} {way:<6}: median {:.1} us ({:.1} %), p99.9 {:.1} us, worst {:.1} us ({:.1} %; raw {:.1} us); first period {:.1} us; worst after it {:.1} us ({:.1} %); chunk periods {:.1} us ({:.1} %)",
                 median_f(&med) / 1e3,
                 pct(median_f(&med)),
                 median_f(&p999) / 1e3,
@@ -285,6 +312,8 @@ fn overdub80(fig: &mut Figures, repeats: usize) {
                 pct(det),
                 raw / 1e3,
                 pmin[0] as f64 / 1e3,
+                det_later / 1e3,
+                pct(det_later),
                 cm / 1e3,
                 pct(cm)
             );

@@ -481,7 +481,9 @@ fn main() {
                 for path in [Path::Play, Path::Overdub] {
                     let mut flat = FlatLoop::new(flat_mem, frames, ch);
                     let key = format!("{}_{ch}ch_{bs}_{lt}", path.name());
+                    let copies0 = rig.lp.chunk_copies();
                     let lo = measure(&mut rig, path, &mut inp, blocks, runs);
+                    let copies1 = rig.lp.chunk_copies();
                     let fl = measure(&mut flat, path, &mut inp, blocks, runs);
                     put_stats(&mut fig, &format!("looper_{key}"), &lo);
                     put_stats(&mut fig, &format!("memcpy_{key}"), &fl);
@@ -513,6 +515,13 @@ fn main() {
                                 .max()
                                 .unwrap_or(0) as f64,
                         );
+                        // Chunks copied ahead (a slice a block) and whole (in one
+                        // block) over the runs and the batched run.
+                        let ahead = copies1.0.saturating_sub(copies0.0);
+                        let whole = copies1.1.saturating_sub(copies0.1);
+                        fig.put(format!("cow_{key}_chunks_copied_ahead"), ahead as f64);
+                        fig.put(format!("cow_{key}_chunks_copied_whole"), whole as f64);
+                        fig.put(format!("cow_{key}_layers"), (runs + 1) as f64);
                         let fb = &fl.bmin;
                         fig.put(
                             format!("cow_{key}_memcpy_block_median_ns"),
@@ -532,10 +541,11 @@ fn main() {
                         fig.put(format!("cold_{key}_memcpy_block_median_ns"), f[2].1);
                         fig.put(format!("cold_{key}_memcpy_block_min_ns"), f[2].0);
                         eprintln!(
-                            "{key:<22} copy-on-write: first block {} ns, chunk block {:.0} ns, others {:.0} ns; cold (median of {tries}): first {:.0}, chunk {:.0}, plain {:.0}, memcpy {:.0} ns",
+                            "{key:<22} copy-on-write: first block {} ns, chunk block {:.0} ns, others {:.0} ns; chunks copied ahead {ahead}, whole {whole} in {} layers; cold (median of {tries}): first {:.0}, chunk {:.0}, plain {:.0}, memcpy {:.0} ns",
                             b[0],
                             fig.get(&format!("cow_{key}_chunk_block_median_ns")).unwrap(),
                             fig.get(&format!("cow_{key}_other_block_median_ns")).unwrap(),
+                            runs + 1,
                             c[0].1, c[1].1, c[2].1, f[2].1
                         );
                     } else {

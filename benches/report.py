@@ -4,7 +4,7 @@ table.md (the tables of docs/PERFORMANCE.md). Run by scripts/bench.sh:
 
     report.py OUT_DIR [--update-docs]
 
-OUT_DIR holds record_path.json, worker_cost.json, instances.json and layers.json, as
+OUT_DIR holds record_path.json, worker_cost.json, instances.json, layers.json and display.json, as
 the bench binaries wrote them. Only the standard library is needed, plus matplotlib for the plot.
 """
 import json
@@ -206,18 +206,23 @@ def layer_tables(s):
                  "block's least time over the runs; cold: median of 15 tries, "
                  f"{int(g('layers_cold_mib', 0))} MiB written just before the block)\n")
         L.append("| frames | ch | loop | first block (path + chunk) | chunk block, median | other blocks, median "
-                 "| floor block | cold: first | cold: chunk | cold: other | cold: floor |")
-        L.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| floor block | cold: first | cold: chunk | cold: other | cold: floor "
+                 "| chunks copied ahead / whole, per layer |")
+        L.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for bs in BLOCKS:
             for ch in [1, 2]:
                 for m in ["1min", lt]:
                     k = f"overdub_{ch}ch_{bs}_{m}"
-                    L.append("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    nl = g(f"cow_{k}_layers")
+                    ca, cw = g(f"cow_{k}_chunks_copied_ahead"), g(f"cow_{k}_chunks_copied_whole")
+                    copies = "n/a" if not nl or ca is None or cw is None else f"{ca / nl:.1f} / {cw / nl:.1f}"
+                    L.append("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                         bs, ch, m.replace("min", " min"),
                         us(g(f"cow_{k}_first_block_ns")), us(g(f"cow_{k}_chunk_block_median_ns")),
                         us(g(f"cow_{k}_other_block_median_ns")), us(g(f"cow_{k}_memcpy_block_median_ns")),
                         us(g(f"cold_{k}_first_block_median_ns")), us(g(f"cold_{k}_chunk_block_median_ns")),
-                        us(g(f"cold_{k}_plain_block_median_ns")), us(g(f"cold_{k}_memcpy_block_median_ns"))))
+                        us(g(f"cold_{k}_plain_block_median_ns")), us(g(f"cold_{k}_memcpy_block_median_ns")),
+                        copies))
         L.append("")
     if g("undo_2ch_1h_undo_median_ns") is not None:
         L.append(f"**Undo and redo, {long_m}-minute loop, {int(g('undo_2ch_layers', 0)) - 1} layers, 64 frames** "
@@ -247,27 +252,54 @@ def layer_tables(s):
     if g("overdub80_warm_looper_median_ns") is not None:
         L.append(f"**80 stereo instances overdubbing, 64 frames** ({int(g('overdub80_seconds', 0))} s loops; "
                  f"cold: {g('overdub80_cool_bytes', 0) / 1048576:.0f} MiB written between periods)\n")
-        L.append("| pacing | way | median | p99.9 | worst (code's own) | worst, raw | first period | periods where all copy a chunk |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        L.append("| pacing | way | median | p99.9 | worst (code's own) | worst, raw | first period "
+                 "| worst after the first period | periods where all enter a new chunk |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for pace in ["warm", "cold"]:
             for way in ["looper", "memcpy"]:
                 k = f"overdub80_{pace}_{way}"
-                L.append("| %s | %s | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) |" % (
+                L.append("| %s | %s | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s (%s) |" % (
                     pace, way,
                     us(g(f"{k}_median_ns")), pct(g(f"{k}_median_ns")),
                     us(g(f"{k}_p999_ns")), pct(g(f"{k}_p999_ns")),
                     us(g(f"{k}_worst_ns")), pct(g(f"{k}_worst_ns")),
                     us(g(f"{k}_worst_raw_ns")), pct(g(f"{k}_worst_raw_ns")),
                     us(g(f"{k}_first_period_ns")), pct(g(f"{k}_first_period_ns")),
+                    us(g(f"{k}_worst_after_first_ns")), pct(g(f"{k}_worst_after_first_ns")),
                     us(g(f"{k}_chunk_period_median_ns")), pct(g(f"{k}_chunk_period_median_ns"))))
         L.append("")
+    return "\n".join(L)
+
+
+def display_tables(s):
+    """The inline display: render of a long stereo loop, the peak summary's cost per
+    block (benches/display.rs)."""
+    g = s.get
+    L = []
+    if g("render_us_1h_small") is None:
+        return ""
+    L.append("**Inline display: `render` of a stereo loop** (mean of a call, least of 7 batches)\n")
+    L.append("| loop | 200 x 66 | 800 x 266 |")
+    L.append("|---|---:|---:|")
+    L.append("| 1 s | %s | %s |" % (us(g("render_us_1s_small") * 1e3), us(g("render_us_1s_large") * 1e3)))
+    lm = g("display_long_minutes", 60)
+    L.append("| %s | %s | %s |" % ("1 h" if lm == 60 else f"{lm:g} min",
+                                   us(g("render_us_1h_small") * 1e3), us(g("render_us_1h_large") * 1e3)))
+    L.append("")
+    L.append(f"**Peak summary per block and channel, {g('display_long_minutes', 60):g}-minute loop** (timer-free means)\n")
+    L.append("| frames | record | overdub | memcpy of the block | record / memcpy | overdub / memcpy |")
+    L.append("|---:|---:|---:|---:|---:|---:|")
+    for bs in BLOCKS:
+        r, d, c = g(f"peaks_record_ns_{bs}"), g(f"peaks_overdub_ns_{bs}"), g(f"peaks_memcpy_ns_{bs}")
+        L.append("| %d | %s | %s | %s | %s | %s |" % (bs, us(r), us(d), us(c), ratio(r, c), ratio(d, c)))
+    L.append("")
     return "\n".join(L)
 
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     summary = {}
-    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json"]:
+    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json", "display.json"]:
         summary.update(load(out, name))
     summary["machine_cpus"] = os.cpu_count()
     with open(os.path.join(out, "summary.json"), "w") as f:
@@ -282,13 +314,13 @@ def main():
                 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                 shutil.copy(path, os.path.join(root, "docs", "worst_block.png"))
                 print("copied the plot to docs/worst_block.png")
-        t = tables(summary) + "\n" + layer_tables(summary)
+        t = tables(summary) + "\n" + layer_tables(summary) + "\n" + display_tables(summary)
         with open(os.path.join(out, "table.md"), "w") as f:
             f.write(t)
         print(t)
     g = summary.get
     if "looper_worst_ns_64_at_1min" not in summary:
-        t = layer_tables(summary)
+        t = layer_tables(summary) + "\n" + display_tables(summary)
         with open(os.path.join(out, "table.md"), "w") as f:
             f.write(t)
         print(t)
@@ -308,7 +340,12 @@ def main():
     print(f"  80 stereo overdubbing, 64 frames: warm median {g('overdub80_warm_looper_share_median_pct')} %,"
           f" worst {g('overdub80_warm_looper_share_worst_pct')} %; paced-cold median {g('overdub80_cold_looper_share_median_pct')} %,"
           f" worst {g('overdub80_cold_looper_share_worst_pct')} % (memcpy paced-cold: median"
-          f" {g('overdub80_cold_memcpy_share_median_pct')} %, worst {g('overdub80_cold_memcpy_share_worst_pct')} %)")
+          f" {g('overdub80_cold_memcpy_share_median_pct')} %, worst {g('overdub80_cold_memcpy_share_worst_pct')} %);"
+          f" worst after the first period: warm {g('overdub80_warm_looper_share_worst_after_first_pct')} %,"
+          f" paced-cold {g('overdub80_cold_looper_share_worst_after_first_pct')} %")
+    print(f"  inline display, {g('display_long_minutes', 60)}-minute stereo loop: render {g('render_us_1h_small')} us (200 x 66),"
+          f" {g('render_us_1h_large')} us (800 x 266); peak summary per 64-frame block and channel:"
+          f" record {g('peaks_record_ns_64')} ns, overdub {g('peaks_overdub_ns_64')} ns, memcpy {g('peaks_memcpy_ns_64')} ns")
 
 
 if __name__ == "__main__":
