@@ -13,6 +13,7 @@ use crate::engine::history::{History, Version};
 use crate::engine::peaks::{Peaks, BINS};
 use crate::engine::pool::ReadyPool;
 use crate::engine::ramp::{db_to_gain, seam_weight, Ramp};
+use crate::engine::snapshot::{SaveGate, Snapshot};
 use crate::engine::tree::{Node, Tree, MAX_CHANNELS};
 use basedrop::Shared;
 
@@ -184,6 +185,10 @@ pub struct Looper {
     work: Box<Work>,
     /// What the picture shows; read by other threads at any time.
     display: Arc<Display>,
+    /// Where a save gets its snapshot of the loop; shared with the saving thread.
+    save: Arc<SaveGate>,
+    /// Frames a save has waited for the take to reach a chunk boundary.
+    save_wait: usize,
     /// Frames since the picture was last asked for, and what it showed then.
     since_draw: u64,
     drawn: (State, usize),
@@ -250,6 +255,8 @@ impl Looper {
                 gf: [0.0; SUB],
             }),
             display: Arc::new(Display::new(channels)),
+            save: Arc::new(SaveGate::new()),
+            save_wait: 0,
             since_draw: 0,
             drawn: (State::Empty, 0),
             layer_open: false,
@@ -300,6 +307,88 @@ impl Looper {
             done += m;
         }
         self.after_block(n as u64);
+        self.serve_save(n);
+    }
+
+    /// [audio] Hands a waiting save its snapshot of the loop: O(1), a reference to the
+    /// live tree. While a take grows, it waits (at most one chunk's frames) until the
+    /// take has just crossed into a new chunk: the take then copies only the few frames
+    /// it put in that chunk when it writes on past the snapshot, not a whole chunk.
+    fn serve_save(&mut self, n: usize) {
+        if !self.save.wanted() {
+            self.save_wait = 0;
+            return;
+        }
+        if self.recording || self.tail_left > 0 {
+            let fpc = self.live.tree.frames_per_chunk();
+            self.save_wait += n;
+            if self.live.tree.len() % fpc >= n.max(1) && self.save_wait < fpc {
+                return;
+            }
+        }
+        self.save_wait = 0;
+        let snap = self.snapshot();
+        self.save.answer(snap);
+    }
+
+    /// [audio] (or a saver that owns the engine, see [`SaveGate`]) The loop as it is
+    /// now: a take being recorded counts as closed here. O(1), no allocation.
+    pub fn snapshot(&self) -> Snapshot {
+        let loop_len = if self.recording {
+            self.live.tree.len()
+        } else {
+            self.live.loop_len
+        };
+        Snapshot {
+            tree: self.live.tree.clone(),
+            loop_len,
+            playing: self.playing || (self.recording && self.was[1]),
+        }
+    }
+
+    /// [any] Where a save asks for its snapshot.
+    pub fn save_gate(&self) -> &Arc<SaveGate> {
+        &self.save
+    }
+
+    /// [instantiation] (no other call overlaps it) Makes `v` the loop, as one step in
+    /// the history (undo returns to what was there before), playing from its start if
+    /// `playing`. Whatever was being written is committed first; an overdub held on
+    /// waits for its next 0->1. An empty `v` clears the loop (nothing over nothing).
+    pub fn restore(&mut self, v: Version, playing: bool) {
+        let play = self.was[1];
+        self.finish_all(play);
+        self.overdub_held = true;
+        if v.is_empty() && self.live.is_empty() {
+            return;
+        }
+        self.history.discard_redos();
+        self.history
+            .push(v.clone(), self.live.tree.bytes(), v.tree.bytes());
+        self.fade_out_voice();
+        self.live = v;
+        self.live.tree.settle();
+        self.display.publish_peaks(&self.live.peaks, 0, BINS);
+        self.pos = 0;
+        self.wrapped = false;
+        if playing && !self.live.is_empty() {
+            self.start_voice(0);
+        }
+        // The play control's edge is judged against the restored state: on at the next
+        // block keeps it playing, off stops it, and a stopped loop starts on a 0->1.
+        self.was[1] = playing;
+        self.collect_pending = true;
+    }
+
+    /// [any] Frames of the longest tail a take records past its loop (what a restored
+    /// loop may carry).
+    pub fn max_tail(&self) -> usize {
+        self.frames(MAX_FADE_MS as f64)
+    }
+
+    /// [any] The sample rate the looper runs at.
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
     }
 
     /// [audio] Frames of `ms` milliseconds.

@@ -9,14 +9,18 @@
 //! - [`peaks`]: the peak summary of a loop version.
 //! - [`display`]: what the audio thread publishes for a picture, and the picture.
 //! - [`looper`]: the state machine (record, play, overdub, undo, redo, clear).
+//! - [`snapshot`]: how a save gets the loop at one instant from the audio thread.
+//! - [`loopfile`]: the saved loop as a 32-bit float WAV file, written and read back.
 //! - [`worker`]: the worker's side: making, freeing, reporting.
 
 pub mod chunk;
 pub mod display;
 pub mod history;
 pub mod looper;
+pub mod loopfile;
 pub mod peaks;
 pub mod pool;
 pub mod ramp;
+pub mod snapshot;
 pub mod tree;
 pub mod worker;

@@ -366,8 +366,12 @@ impl Tree {
     }
 
     /// [audio] Chunk number `k`, writable: copied first (with its index path) if this
-    /// version shares it. `None` if it is not attached or the pool lacks a copy.
-    fn chunk_mut(&mut self, k: usize, pool: &mut ReadyPool) -> Option<&mut Chunk> {
+    /// version shares it, only its first `keep` frames of each channel (what any version
+    /// can read: a take appending past a snapshot copies what it filled, not 64 KiB).
+    /// `None` if it is not attached or the pool lacks a copy.
+    fn chunk_mut(&mut self, k: usize, keep: usize, pool: &mut ReadyPool) -> Option<&mut Chunk> {
+        let fpc = self.frames_per_chunk();
+        let keep = keep.min(fpc);
         if k >= self.chunks {
             return None;
         }
@@ -381,10 +385,13 @@ impl Tree {
         }
         let Slot::Chunk(sh) = slot else { return None };
         if Shared::get_mut(sh).is_none() {
-            // Copy-on-write: the whole chunk (every channel), once per chunk per layer.
+            // Copy-on-write: every channel, once per chunk per layer.
             let mut fresh = pool.take_chunk()?;
             if let Some(f) = Shared::get_mut(&mut fresh) {
-                f.samples_mut().copy_from_slice(sh.samples());
+                let (to, from) = (f.samples_mut(), sh.samples());
+                for c in 0..CHUNK_SAMPLES / fpc {
+                    to[c * fpc..c * fpc + keep].copy_from_slice(&from[c * fpc..c * fpc + keep]);
+                }
             }
             *sh = fresh; // the old one stays with the versions that share it
             taken.copied += 1;
@@ -453,7 +460,8 @@ impl Tree {
             }
             let (k, off) = (self.len / fpc, self.len % fpc);
             let m = (fpc - off).min(n - done);
-            let Some(chunk) = self.chunk_mut(k, pool) else {
+            // Frames past `len` are no version's: a shared chunk is copied up to `off`.
+            let Some(chunk) = self.chunk_mut(k, off, pool) else {
                 break;
             };
             let s = chunk.samples_mut();
@@ -506,7 +514,7 @@ impl Tree {
         while pos < end {
             let (k, off) = (pos / fpc, pos % fpc);
             let m = (fpc - off).min(end - pos);
-            let Some(chunk) = self.chunk_mut(k, pool) else {
+            let Some(chunk) = self.chunk_mut(k, fpc, pool) else {
                 break;
             };
             let (l, r) = chunk.samples_mut().split_at_mut(fpc);

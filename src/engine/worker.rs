@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::engine::chunk::{Chunk, MemStats};
 use crate::engine::looper::{Delivery, Looper, Request};
+use crate::engine::loopfile::Supply;
 use crate::engine::tree::Node;
 
 /// How serious a message is (maps onto `log:Error`, `log:Warning`, `log:Note`).
@@ -70,6 +71,17 @@ impl WorkerCore {
     /// [worker] The instance's memory counters.
     pub fn stats(&self) -> &Arc<MemStats> {
         &self.stats
+    }
+
+    /// [worker] Tells the user `msg` through the host's log.
+    pub fn tell(&self, level: Level, msg: &str) {
+        self.reporter.report(level, msg);
+    }
+
+    /// [worker] (or restore) Fresh locked chunks and index nodes, for a loop read from
+    /// a file; freed through this core's collector like all the others.
+    pub fn supply(&self) -> Maker<'_> {
+        Maker(self)
     }
 
     /// [worker] Frees everything the audio thread has retired so far.
@@ -164,6 +176,22 @@ impl WorkerCore {
                 &format!("looper: internal error on the audio thread ({} so far); output muted for those blocks\n", req.panics),
             );
         }
+    }
+}
+
+/// Makes chunks and nodes for [`WorkerCore::supply`].
+pub struct Maker<'a>(&'a WorkerCore);
+
+impl Supply for Maker<'_> {
+    /// [worker]
+    fn chunk(&mut self) -> Option<Shared<Chunk>> {
+        let c = Chunk::new(&self.0.stats)?;
+        Some(Shared::new(&self.0.handle, c))
+    }
+    /// [worker]
+    fn node(&mut self) -> Option<Shared<Node>> {
+        let n = Node::new(&self.0.stats)?;
+        Some(Shared::new(&self.0.handle, n))
     }
 }
 

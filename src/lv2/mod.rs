@@ -1,5 +1,6 @@
-//! The LV2 glue: descriptors, ports, features and the worker interface. Everything it
+//! The LV2 glue: descriptors, ports, features, the worker and state interfaces and the inline display. Everything it
 //! does besides moving values is in [`crate::engine`].
 
 pub mod inline_display;
 pub mod plugin;
+pub mod state;

@@ -20,6 +20,7 @@ use crate::engine::chunk::MemStats;
 use crate::engine::looper::{Controls, Delivery, Looper, Request};
 use crate::engine::worker::{Level, Reporter, Silent, WorkerCore};
 use crate::lv2::inline_display::{self as idisp, QueueDraw, Surface, View};
+use crate::lv2::state::{self, PathFeatures, StateSide};
 use crate::rt;
 
 /// The mono plugin's URI (also in `looper.lv2/looper.ttl`).
@@ -60,29 +61,46 @@ pub mod port {
 }
 
 /// What the host's handle points to: the audio side first (so the handle is also a
-/// pointer to it), then the view's side. `run()` and `work_response()` borrow only
-/// `audio`; `render` reads only `view`, a pointer written once at instantiation: the
-/// two threads touch disjoint fields.
+/// pointer to it), then the view's and the state's sides. `run()` and `work_response()`
+/// borrow only `audio`; `render` reads only `view`, and `save` only `state` (and the
+/// engine while the save gate says no audio callback is in it): pointers written once
+/// at instantiation, so the threads touch disjoint fields.
 #[repr(C)]
-struct Plugin {
-    audio: Instance,
+pub(super) struct Plugin {
+    pub(super) audio: Instance,
     /// Owned (made by `Box::leak`), freed at cleanup after the audio side.
     view: NonNull<View>,
+    /// Owned (made by `Box::leak`), freed at cleanup.
+    state: NonNull<StateSide>,
 }
 
 impl Drop for Plugin {
-    /// [instantiation] The audio side first, then the view.
+    /// [instantiation] The audio side first, then the view and the state side.
     fn drop(&mut self) {
         // SAFETY: made by Box::leak in instantiate and freed only here; the host calls
-        // no render after cleanup. (`audio` drops after this body: it owns no
-        // reference into the view.)
+        // no render, save or restore after cleanup. (`audio` drops after this body: it
+        // owns no reference into them.)
         drop(unsafe { Box::from_raw(self.view.as_ptr()) });
+        // SAFETY: as above.
+        drop(unsafe { Box::from_raw(self.state.as_ptr()) });
     }
+}
+
+/// [any] The state side of the instance behind `handle`, read without a reference to
+/// the instance (so it does not overlap a `&mut Instance` on the audio thread).
+///
+/// # Safety
+/// `handle` is a live instance of ours.
+unsafe fn state_side<'a>(handle: sys::LV2_Handle) -> &'a StateSide {
+    // SAFETY: the field is written once at instantiation; read through a raw place.
+    let side = unsafe { ptr::addr_of!((*handle.cast::<Plugin>()).state).read() };
+    // SAFETY: lives until cleanup, after the host's last call; StateSide is Sync.
+    unsafe { side.as_ref() }
 }
 
 /// The audio side of one plugin instance.
 pub struct Instance {
-    engine: ManuallyDrop<Looper>,
+    pub(super) engine: ManuallyDrop<Looper>,
     /// Owned (made by `Box::into_raw`), shared with the worker thread through
     /// [`WorkMsg`]; a raw pointer so that `&mut Instance` in `run()` claims nothing
     /// about the core the worker may be reading at the same time.
@@ -159,6 +177,7 @@ struct Features {
     schedule: Option<NonNull<sys::LV2_Worker_Schedule>>,
     log: Option<NonNull<sys::LV2_Log_Log>>,
     queue_draw: Option<NonNull<QueueDraw>>,
+    paths: PathFeatures,
 }
 
 /// [instantiation] Reads the host's NULL-terminated feature array.
@@ -171,6 +190,7 @@ unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Feature
         schedule: None,
         log: None,
         queue_draw: None,
+        paths: PathFeatures::default(),
     };
     if features.is_null() {
         return found;
@@ -194,6 +214,8 @@ unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Feature
                 found.log = NonNull::new(data.cast());
             } else if uri == idisp::QUEUE_DRAW_URI.to_bytes_with_nul() {
                 found.queue_draw = NonNull::new(data.cast());
+            } else {
+                found.paths.take(uri, data);
             }
         }
         // SAFETY: not past the terminating NULL yet.
@@ -241,16 +263,29 @@ unsafe extern "C" fn instantiate(
         // first sample (an export from zero) loses nothing.
         core.prefill(&mut engine);
         let view = View::new(Arc::clone(engine.display()));
+        let core = NonNull::from(Box::leak(Box::new(core)));
+        let side = StateSide {
+            core,
+            gate: Arc::clone(engine.save_gate()),
+            // SAFETY: the host's urid:map, valid for the instance's life.
+            urids: unsafe { StateSide::urids(map.as_ref()) },
+            paths: f.paths,
+            channels,
+            rate: engine.sample_rate(),
+            max_tail: engine.max_tail(),
+            told_inline: Default::default(),
+        };
         Some(Box::new(Plugin {
             audio: Instance {
                 engine: ManuallyDrop::new(engine),
-                core: NonNull::from(Box::leak(Box::new(core))),
+                core,
                 ports: [ptr::null_mut(); port::COUNT],
                 schedule,
                 queue_draw: f.queue_draw,
                 channels,
             },
             view: NonNull::from(Box::leak(Box::new(view))),
+            state: NonNull::from(Box::leak(Box::new(side))),
         }))
     });
     match made {
@@ -280,6 +315,16 @@ unsafe extern "C" fn run(handle: sys::LV2_Handle, sample_count: u32) {
         return;
     }
     let n = sample_count as usize;
+    // SAFETY: our instance.
+    let gate = &unsafe { state_side(handle) }.gate;
+    let Some(_entry) = gate.enter() else {
+        // A save or restore owns the engine for a moment (the host had stopped running
+        // us, or restored while running): this block passes the input through.
+        // SAFETY: the ports array is written only by connect_port; read through a raw
+        // place, without a reference to the instance. Each connected buffer holds `n`.
+        unsafe { pass_through(ptr::addr_of!((*inst).ports).read(), n) };
+        return;
+    };
     let processed = rt::audio_scope(|| {
         // SAFETY: `handle` is our instance and the host calls no other audio-class
         // function of it concurrently; this borrow ends with the closure, before
@@ -333,6 +378,23 @@ unsafe extern "C" fn run(handle: sys::LV2_Handle, sample_count: u32) {
             // SAFETY: as above; schedule_work has returned.
             unsafe { &mut *inst }.engine.request_refused(&msg.req)
         });
+    }
+}
+
+/// [audio] Copies each input to its output (`ptr::copy`: they may be one buffer).
+///
+/// # Safety
+/// Each non-null port in `ports` holds `n` samples for this call.
+unsafe fn pass_through(ports: [*mut c_void; port::COUNT], n: usize) {
+    for (i, o) in [(port::IN, port::OUT), (port::IN_R, port::OUT_R)] {
+        let (i, o) = (
+            ports[i as usize].cast::<f32>(),
+            ports[o as usize].cast::<f32>(),
+        );
+        if !i.is_null() && !o.is_null() {
+            // SAFETY: the contract.
+            unsafe { ptr::copy(i, o, n) };
+        }
     }
 }
 
@@ -509,6 +571,13 @@ unsafe extern "C" fn work_response(
     if inst.is_null() {
         return sys::LV2_Worker_Status_LV2_WORKER_ERR_UNKNOWN; // (leaks `d`: no host does this)
     }
+    // SAFETY: our instance.
+    let Some(_entry) = unsafe { state_side(handle) }.gate.enter() else {
+        // A save owns the engine: the delivery is dropped, which only queues it for the
+        // worker's collector; the engine asks again when its request goes stale.
+        drop(d);
+        return sys::LV2_Worker_Status_LV2_WORKER_SUCCESS;
+    };
     let done = rt::audio_scope(|| {
         // SAFETY: our instance, in the audio context; run() holds no borrow now (see run).
         unsafe { &mut *inst }.engine.accept(d)
@@ -534,7 +603,68 @@ unsafe extern "C" fn cleanup(handle: sys::LV2_Handle) {
     }
 }
 
-/// [discovery] `extension_data`: the worker and inline-display interfaces.
+/// [any but audio] (the state extension's own class: may run while `run()` runs) `save`:
+/// writes the loop where the host says (see [`state`]).
+unsafe extern "C" fn save(
+    handle: sys::LV2_Handle,
+    store: sys::LV2_State_Store_Function,
+    state_handle: sys::LV2_State_Handle,
+    _flags: u32,
+    features: *const *const sys::LV2_Feature,
+) -> sys::LV2_State_Status {
+    if handle.is_null() {
+        return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
+    }
+    let p = handle.cast::<Plugin>();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: our instance.
+        let side = unsafe { state_side(handle) };
+        // Called only while the gate has the engine to itself (no audio callback in it,
+        // none can enter): a shared reference to the engine field alone, through a raw
+        // place, while nothing else refers to it.
+        // SAFETY: as said; the engine lives until cleanup.
+        let own = || unsafe { &*ptr::addr_of!((*p).audio.engine) }.snapshot();
+        // SAFETY: the host's store, handle and feature array (its contract).
+        unsafe { state::save(side, own, store, state_handle, features) }
+    }))
+    .unwrap_or(sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN)
+}
+
+/// [instantiation] `restore`: reads the saved loop into new chunks and makes it the loop,
+/// as one step in the history (see [`state`]).
+unsafe extern "C" fn restore(
+    handle: sys::LV2_Handle,
+    retrieve: sys::LV2_State_Retrieve_Function,
+    state_handle: sys::LV2_State_Handle,
+    _flags: u32,
+    features: *const *const sys::LV2_Feature,
+) -> sys::LV2_State_Status {
+    if handle.is_null() {
+        return sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN;
+    }
+    let p = handle.cast::<Plugin>();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: our instance.
+        let side = unsafe { state_side(handle) };
+        let install = |v, playing| {
+            // SAFETY: called under the gate's exclusive claim (no audio callback in the
+            // engine), and restore is not concurrent with save (its threading class):
+            // this is the only reference to the engine.
+            let engine = unsafe { &mut *ptr::addr_of_mut!((*p).audio.engine) };
+            engine.restore(v, playing);
+        };
+        // SAFETY: the host's retrieve, handle and feature array (its contract).
+        unsafe { state::restore(side, install, retrieve, state_handle, features) }
+    }))
+    .unwrap_or(sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN)
+}
+
+static STATE: Static<sys::LV2_State_Interface> = Static(sys::LV2_State_Interface {
+    save: Some(save),
+    restore: Some(restore),
+});
+
+/// [discovery] `extension_data`: the worker, state and inline-display interfaces.
 unsafe extern "C" fn extension_data(uri: *const c_char) -> *const c_void {
     if uri.is_null() {
         return ptr::null();
@@ -543,6 +673,8 @@ unsafe extern "C" fn extension_data(uri: *const c_char) -> *const c_void {
     let uri = unsafe { CStr::from_ptr(uri) };
     if uri.to_bytes_with_nul() == sys::LV2_WORKER__interface {
         (&WORKER.0 as *const sys::LV2_Worker_Interface).cast()
+    } else if uri.to_bytes_with_nul() == sys::LV2_STATE__interface {
+        (&STATE.0 as *const sys::LV2_State_Interface).cast()
     } else if uri == idisp::INTERFACE_URI {
         (&DISPLAY.0 as *const idisp::Interface).cast()
     } else {

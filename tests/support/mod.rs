@@ -59,6 +59,8 @@ pub fn bundle_dir() -> &'static Path {
 }
 
 /// The loaded library, shared by every host in the process (as `dlopen` shares it).
+pub mod state;
+
 pub struct Lib {
     lib: libloading::Library,
 }
