@@ -4,7 +4,8 @@
 //! releasing the oldest steps, the ring of steps overflowing, the seam's crossfade,
 //! dry and wet ramps), mono and stereo, pool exhaustion and recovery, a late worker, a
 //! full worker ring, a freewheeling host, and the inline display rendering on another
-//! thread meanwhile. Any malloc, free, lock or blocking syscall
+//! thread meanwhile, and saves of the loop on another thread while it records and
+//! overdubs. Any malloc, free, lock or blocking syscall
 //! inside a scope aborts the process with a report.
 //!
 //! Built and run by `scripts/rtsan.sh` (part of `make test`) with RTSAN_ENABLE=1; a
@@ -324,6 +325,47 @@ fn run_is_realtime_safe_while_the_inline_display_renders_on_another_thread() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(painter.join().unwrap() >= 500);
         assert!(h.queue_draws() > before + 20, "run() asked for pictures");
+    }
+}
+
+#[test]
+fn run_is_realtime_safe_while_the_loop_is_saved_on_another_thread() {
+    for channels in [1, 2] {
+        let mut h = Host::make(RATE, WorkerMode::Prompt, true, channels);
+        let saver = h.saver();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let saving = std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !s.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
+                let dir = tempfile::tempdir().unwrap();
+                let (status, _) = saver.save(&support::state::Offer::lilv(dir.path()));
+                assert_eq!(status, 0);
+                n += 1;
+            }
+            n
+        });
+        h.set(port::FADE, 5.0);
+        let mut t = 0;
+        let mut round = 0;
+        while !saving.is_finished() {
+            for _ in 0..40 {
+                block(&mut h, t, 256, 1.0, 1.0, round % 2 == 0);
+                t += 256;
+            }
+            h.set(port::OVERDUB, 1.0);
+            for _ in 0..60 {
+                block(&mut h, t, 256, 0.0, 1.0, false);
+                t += 256;
+            }
+            h.set(port::OVERDUB, 0.0);
+            block(&mut h, t, 256, 0.0, 1.0, false);
+            round += 1;
+            if round >= 8 {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        assert!(saving.join().unwrap() >= 20);
     }
 }
 

@@ -247,3 +247,134 @@ fn a_loop_too_long_to_keep_inline_is_not_saved_and_the_log_says_so_once() {
     assert!(log[0].1.contains("state:makePath"), "{}", log[0].1);
     assert_rt_clean();
 }
+
+/// Reads a saved loop.wav: (channels, frames as interleaved samples).
+fn read_wav(path: &std::path::Path) -> (usize, Vec<f32>) {
+    let r = hound::WavReader::open(path).unwrap();
+    let ch = r.spec().channels as usize;
+    (ch, r.into_samples::<f32>().map(Result::unwrap).collect())
+}
+
+/// Runs `audio` on this thread (blocks through the descriptor) until a saver thread
+/// has saved `saves` times into folders of its own; returns every save's folder and
+/// what it stored.
+fn save_while(
+    h: &mut Host,
+    saves: usize,
+    mut audio: impl FnMut(&mut Host, usize),
+) -> Vec<(tempfile::TempDir, state::Saved)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let saver = h.saver();
+    let flag = std::sync::Arc::clone(&done);
+    let t = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        for _ in 0..saves {
+            let dir = tempfile::tempdir().unwrap();
+            let (status, saved) = saver.save(&Offer::lilv(dir.path()));
+            assert_eq!(status, 0);
+            out.push((dir, saved));
+        }
+        flag.store(true, Ordering::Release);
+        out
+    });
+    // Paced (about 60 times realtime for 300-frame blocks), so that the loop does not
+    // grow by gigabytes while a save writes it.
+    let mut block = 0;
+    while !done.load(Ordering::Acquire) {
+        audio(h, block);
+        block += 1;
+        std::thread::sleep(std::time::Duration::from_micros(100));
+        assert!(block < 200_000, "the saver never finished");
+    }
+    t.join().unwrap()
+}
+
+#[test]
+fn saves_while_a_take_is_recorded_each_hold_the_take_as_it_was_at_one_block() {
+    for channels in [1, 2] {
+        let mut h = Host::make(RATE, WorkerMode::Prompt, true, channels);
+        let mut at = 0u64;
+        let saves = save_while(&mut h, 40, |h, _| {
+            let input: Vec<f32> = (at..at + 300).map(sig).collect();
+            h.run(&input, 1.0, 1.0);
+            at += 300;
+        });
+        assert_eq!(h.state(), 1, "still recording");
+        let mut last = 0;
+        for (dir, saved) in &saves {
+            let len = saved.int("length").unwrap() as usize;
+            assert!(len >= last && len > 0, "lengths grow: {last} then {len}");
+            assert_eq!(len % 300, 0, "a block boundary");
+            last = len;
+            let (ch, s) = read_wav(&dir.path().join("loop.wav"));
+            assert_eq!(
+                (ch, s.len()),
+                (channels, len * channels),
+                "no tail while recording"
+            );
+            for k in 0..len {
+                assert_eq!(s[k * ch], sig(k as u64), "frame {k} of a take of {len}");
+                if ch == 2 {
+                    assert_eq!(s[k * ch + 1], -sig(k as u64));
+                }
+            }
+        }
+        assert!(last < at as usize, "saved during the take, not after it");
+    }
+    assert_rt_clean();
+}
+
+#[test]
+fn saves_while_overdubbing_each_hold_the_layer_up_to_one_block() {
+    for channels in [1, 2] {
+        let mut h = Host::make(RATE, WorkerMode::Prompt, true, channels);
+        let len = 200_000;
+        take(&mut h, len, 0, |k| sig(k as u64));
+        // The layer starts at the loop's position now and runs for most of a pass.
+        let start = (h.control(port::POSITION) as f64 * len as f64).round() as usize;
+        h.set(port::OVERDUB, 1.0);
+        let dub = |k: usize| 0.5 * sig(k as u64 + 7_777);
+        let mut written = 0usize;
+        let saves = save_while(&mut h, 25, |h, _| {
+            let n = 256;
+            let on = written + n < len * 9 / 10;
+            h.set(port::OVERDUB, if on { 1.0 } else { 0.0 });
+            let input: Vec<f32> = (written..written + n).map(dub).collect();
+            h.run(&input, 0.0, 1.0);
+            if on {
+                written += n;
+            }
+        });
+        assert!(written < len * 9 / 10, "saved while the layer was open");
+        let mut last = 0;
+        for (dir, saved) in &saves {
+            assert_eq!(saved.int("length"), Some(len as i64));
+            let (ch, s) = read_wav(&dir.path().join("loop.wav"));
+            assert_eq!(s.len(), len * ch);
+            // The layer's frames so far, from its start: base + dub; the rest: base.
+            let mut dubbed = 0;
+            while dubbed < len {
+                let k = (start + dubbed) % len;
+                let base = sig(k as u64);
+                if s[k * ch] == base {
+                    break;
+                }
+                assert_eq!(s[k * ch], base + dub(dubbed), "layer frame {dubbed}");
+                if ch == 2 {
+                    assert_eq!(s[k * ch + 1], -base - dub(dubbed));
+                }
+                dubbed += 1;
+            }
+            for d in dubbed..len {
+                let k = (start + d) % len;
+                assert_eq!(s[k * ch], sig(k as u64), "not yet overdubbed at {d}");
+            }
+            assert_eq!(dubbed % 256, 0, "a block boundary");
+            assert!(dubbed >= last, "layers grow: {last} then {dubbed}");
+            last = dubbed;
+        }
+        assert!(last > 0, "some save saw the layer");
+    }
+    assert_rt_clean();
+}
