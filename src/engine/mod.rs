@@ -11,6 +11,7 @@
 //! - [`looper`]: the state machine (record, play, overdub, undo, redo, clear).
 //! - [`snapshot`]: how a save gets the loop at one instant from the audio thread.
 //! - [`loopfile`]: the saved loop as a 32-bit float WAV file, written and read back.
+//! - [`sync`]: the host's beat and bar grid, followed by counting frames.
 //! - [`worker`]: the worker's side: making, freeing, reporting.
 
 pub mod chunk;
@@ -22,5 +23,6 @@ pub mod peaks;
 pub mod pool;
 pub mod ramp;
 pub mod snapshot;
+pub mod sync;
 pub mod tree;
 pub mod worker;

@@ -567,9 +567,13 @@ fn read_state<'a>(
     Ok(Some((v, playing, loaded.repaired)))
 }
 
-/// [instantiation] The file a stored path names. With `mapPath` the stored path is
-/// abstract and must stay inside the host's state folder (relative, no `..`); without
-/// it, it must be an absolute path to a file named [`FILE_NAME`].
+/// [instantiation] The file a stored path names, checked to be inside the host's state
+/// folder. With `mapPath`: the stored path may be abstract (relative; Carla hands it
+/// back so) or already absolute (lilv maps it before restore), and it is mapped with
+/// `absolute_path`; the file is inside the state folder if the host's own
+/// `abstract_path` makes it relative again without `..` (lilv and Carla return an
+/// absolute path for anything outside). Without `mapPath` it must be an absolute path
+/// to a file named [`FILE_NAME`], without `..`.
 fn resolve(stored: &[u8], paths: PathFeatures) -> Result<PathBuf, Failure> {
     // Carla counts the size without the terminating NUL, lilv with it: take both.
     let end = stored.iter().position(|&b| b == 0).unwrap_or(stored.len());
@@ -578,7 +582,7 @@ fn resolve(stored: &[u8], paths: PathFeatures) -> Result<PathBuf, Failure> {
     }
     let bytes = &stored[..end];
     let p = Path::new(OsStr::from_bytes(bytes));
-    let outside = || {
+    let outside = |p: &Path| {
         (
             sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN,
             format!(
@@ -587,38 +591,41 @@ fn resolve(stored: &[u8], paths: PathFeatures) -> Result<PathBuf, Failure> {
             ),
         )
     };
-    match paths.map {
-        Some(map) => {
-            if !p
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-            {
-                return Err(outside());
-            }
-            let c = CString::new(bytes).map_err(|_| bad_type("audio path"))?;
-            // SAFETY: the host's mapPath with its handle and a nul-terminated path.
-            let abs = unsafe {
-                let m = map.as_ref();
-                m.absolute_path
-                    .and_then(|f| NonNull::new(f(m.handle, c.as_ptr())))
-            };
-            let Some(ptr) = abs else {
-                return Err(outside());
-            };
-            let abs = HostString {
+    let clean = |p: &Path| p.components().all(|c| !matches!(c, Component::ParentDir));
+    if !clean(p) {
+        return Err(outside(p));
+    }
+    let Some(map) = paths.map else {
+        let named_ours = p.file_name() == Some(OsStr::new(FILE_NAME));
+        return match p.is_absolute() && named_ours {
+            true => Ok(p.to_path_buf()),
+            false => Err(outside(p)),
+        };
+    };
+    let host = |f: Option<unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_char>,
+                arg: &[u8]|
+     -> Option<Vec<u8>> {
+        let c = CString::new(arg).ok()?;
+        // SAFETY: the host's mapPath function with its handle and a nul-terminated path;
+        // it returns null or a string we own, freed by HostString.
+        let ptr = unsafe { NonNull::new(f?(map.as_ref().handle, c.as_ptr()))? };
+        Some(
+            HostString {
                 ptr,
                 free: paths.free,
-            };
-            Ok(PathBuf::from(OsStr::from_bytes(abs.bytes())))
-        }
-        None => {
-            let named_ours = p.file_name() == Some(OsStr::new(FILE_NAME));
-            let clean = p.components().all(|c| !matches!(c, Component::ParentDir));
-            if p.is_absolute() && named_ours && clean {
-                Ok(p.to_path_buf())
-            } else {
-                Err(outside())
             }
-        }
+            .bytes()
+            .to_vec(),
+        )
+    };
+    // SAFETY: the host's feature, valid during restore.
+    let m = unsafe { map.as_ref() };
+    let abs = host(m.absolute_path, bytes).ok_or_else(|| outside(p))?;
+    let abs = PathBuf::from(OsStr::from_bytes(&abs));
+    let back = host(m.abstract_path, abs.as_os_str().as_bytes()).ok_or_else(|| outside(&abs))?;
+    let back = Path::new(OsStr::from_bytes(&back));
+    if back.is_absolute() || !clean(back) || !clean(&abs) || back.as_os_str().is_empty() {
+        return Err(outside(&abs));
     }
+    Ok(abs)
 }

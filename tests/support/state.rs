@@ -7,6 +7,7 @@
 
 use lv2::lv2_sys as sys;
 use std::ffi::{c_char, c_void, CStr, CString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -75,6 +76,9 @@ pub struct Offer {
     pub free_path: bool,
     /// `retrieve` reports a path's or string's size without its NUL (Carla).
     pub carla_sizes: bool,
+    /// `retrieve` hands back an `atom:Path` already made absolute against the state
+    /// folder, as lilv does when it reads a `state.ttl` (Ardour, jalv).
+    pub absolute_paths: bool,
 }
 
 impl Offer {
@@ -86,12 +90,14 @@ impl Offer {
             map_dir: None,
             free_path: true,
             carla_sizes: false,
+            absolute_paths: true,
         }
     }
-    /// As Carla: all three, sizes without the NUL.
+    /// As Carla: all three, sizes without the NUL, paths handed back abstract.
     pub fn carla(dir: &Path) -> Offer {
         Offer {
             carla_sizes: true,
+            absolute_paths: false,
             ..Offer::lilv(dir)
         }
     }
@@ -220,6 +226,8 @@ struct Store<'a> {
     map: &'a UridMap,
     props: Mutex<Vec<Prop>>,
     carla_sizes: bool,
+    /// Make relative paths absolute against this folder on retrieve (lilv).
+    absolute_in: Option<PathBuf>,
     /// Retrieve's copies of a value, kept until restore returns.
     keep: Mutex<Vec<Vec<u8>>>,
 }
@@ -283,10 +291,19 @@ unsafe extern "C" fn retrieve(
         return std::ptr::null();
     };
     let textual = p.kind.ends_with("#Path") || p.kind.ends_with("#String");
-    let n = if s.carla_sizes && textual && p.value.last() == Some(&0) {
-        p.value.len() - 1
+    let mut value = p.value.clone();
+    if let (Some(dir), true) = (&s.absolute_in, p.kind.ends_with("#Path")) {
+        let rel = value.strip_suffix(&[0]).unwrap_or(&value);
+        let rel = Path::new(std::ffi::OsStr::from_bytes(rel));
+        if rel.is_relative() && !rel.as_os_str().is_empty() {
+            value = dir.join(rel).into_os_string().into_encoded_bytes();
+            value.push(0);
+        }
+    }
+    let n = if s.carla_sizes && textual && value.last() == Some(&0) {
+        value.len() - 1
     } else {
-        p.value.len()
+        value.len()
     };
     // SAFETY: the plugin's out-pointers.
     unsafe {
@@ -295,7 +312,7 @@ unsafe extern "C" fn retrieve(
         *flags = p.flags;
     }
     let mut keep = s.keep.lock().unwrap();
-    keep.push(p.value.clone());
+    keep.push(value);
     keep.last().unwrap().as_ptr().cast()
 }
 
@@ -321,6 +338,7 @@ impl Saver {
             map,
             props: Mutex::new(Vec::new()),
             carla_sizes: offer.carla_sizes,
+            absolute_in: None,
             keep: Mutex::new(Vec::new()),
         };
         // SAFETY: the plugin's save with our store, its handle and a NULL-terminated
@@ -370,6 +388,10 @@ impl Host {
             map: &self._map,
             props: Mutex::new(saved.props.clone()),
             carla_sizes: offer.carla_sizes,
+            absolute_in: offer
+                .absolute_paths
+                .then(|| offer.map_dir.clone().or(offer.make_path.clone()))
+                .flatten(),
             keep: Mutex::new(Vec::new()),
         };
         // SAFETY: the plugin's restore with our retrieve, its handle and a
