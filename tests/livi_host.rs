@@ -34,9 +34,13 @@ fn run_channels(
     }
     let n = inputs[0].len();
     let mut outs = vec![vec![f32::NAN; n]; inputs.len()];
+    // The `control` port (the host's positions): an empty sequence, as from a host
+    // without a transport.
+    let control = livi::event::LV2AtomSequence::new(features, 1024);
     let ports = EmptyPortConnections::new()
         .with_audio_inputs(inputs.iter().copied())
-        .with_audio_outputs(outs.iter_mut().map(|o| o.as_mut_slice()));
+        .with_audio_outputs(outs.iter_mut().map(|o| o.as_mut_slice()))
+        .with_atom_sequence_inputs(std::iter::once(&control));
     // SAFETY: the ports hold n samples, within the host's block bounds.
     unsafe { inst.run(n, ports) }.expect("run");
     // Deterministic: the work scheduled in this block is done now, its responses are

@@ -9,6 +9,7 @@
 //! Dropping a version only queues what nobody else holds for the worker's collector.
 
 use crate::engine::peaks::Peaks;
+use crate::engine::sync::Unit;
 use crate::engine::tree::Tree;
 
 /// The most steps the history keeps (beyond it the oldest is released), whatever the
@@ -23,6 +24,19 @@ pub struct Version {
     /// Frames in the loop; `tree.len() - loop_len` frames of tail follow.
     pub loop_len: usize,
     pub peaks: Peaks,
+    /// The host's grid the loop was recorded on, if it was a synced take: its passes
+    /// start on that grid while the looper follows the host.
+    pub grid: Option<LoopGrid>,
+}
+
+/// Where a synced loop sits on the host's grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopGrid {
+    pub unit: Unit,
+    /// The unit (beat or bar number) its take started on.
+    pub origin: i64,
+    /// Its length in units.
+    pub units: i64,
 }
 
 impl Version {
@@ -32,6 +46,7 @@ impl Version {
             tree: Tree::new(channels),
             loop_len: 0,
             peaks: Peaks::new(),
+            grid: None,
         }
     }
     /// [audio] Frames of tail past the loop's end.

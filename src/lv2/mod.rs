@@ -4,3 +4,4 @@
 pub mod inline_display;
 pub mod plugin;
 pub mod state;
+pub mod time;

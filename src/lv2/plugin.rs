@@ -18,9 +18,11 @@ use std::sync::Arc;
 
 use crate::engine::chunk::MemStats;
 use crate::engine::looper::{Controls, Delivery, Looper, Request};
+use crate::engine::sync::TimeEvent;
 use crate::engine::worker::{Level, Reporter, Silent, WorkerCore};
 use crate::lv2::inline_display::{self as idisp, QueueDraw, Surface, View};
 use crate::lv2::state::{self, PathFeatures, StateSide};
+use crate::lv2::time::{read_positions, TimeUrids, MAX_EVENTS};
 use crate::rt;
 
 /// The mono plugin's URI (also in `looper.lv2/looper.ttl`).
@@ -28,8 +30,10 @@ pub const URI: &CStr = c"urn:looper-lv2:mono";
 /// The stereo plugin's URI.
 pub const STEREO_URI: &CStr = c"urn:looper-lv2:stereo";
 
-/// Port indices, in `lv2:index` order. Both plugins have ports 0 to 19 (in the stereo
-/// one, 0 and 1 are the left channel); the stereo plugin adds 20 and 21.
+/// Ports, by their slot here: the stereo plugin's `lv2:index`. Both plugins have ports
+/// 0 to 19 (in the stereo one, 0 and 1 are the left channel); the stereo plugin has its
+/// right channel at 20 and 21; the time ports follow (mono: 20 to 23, stereo: 22 to
+/// 25). [`index`](port::index) and [`slot`](port::slot) convert.
 pub mod port {
     pub const IN: u32 = 0;
     pub const OUT: u32 = 1;
@@ -54,10 +58,39 @@ pub mod port {
     /// Stereo only.
     pub const IN_R: u32 = 20;
     pub const OUT_R: u32 = 21;
+    /// The host's positions (atom sequence).
+    pub const CONTROL: u32 = 22;
+    pub const SYNC: u32 = 23;
+    pub const BARS: u32 = 24;
+    /// Output: whether the looper follows the host now.
+    pub const SYNCED: u32 = 25;
     /// Ports of the mono plugin.
-    pub const MONO_COUNT: usize = 20;
-    /// Ports of the stereo plugin (the most either has).
-    pub const COUNT: usize = 22;
+    pub const MONO_COUNT: usize = 24;
+    /// Ports of the stereo plugin (the most either has); slots.
+    pub const COUNT: usize = 26;
+
+    /// [any] The `lv2:index` of `slot` in the plugin of `channels`.
+    pub const fn index(slot: u32, channels: usize) -> u32 {
+        if channels == 1 && slot >= CONTROL {
+            slot - 2
+        } else {
+            slot
+        }
+    }
+
+    /// [any] The slot of `lv2:index` `index` in the plugin of `channels`, if it has it.
+    pub const fn slot(index: u32, channels: usize) -> Option<u32> {
+        let s = if channels == 1 && index >= IN_R {
+            index + 2
+        } else {
+            index
+        };
+        if (s as usize) < COUNT {
+            Some(s)
+        } else {
+            None
+        }
+    }
 }
 
 /// What the host's handle points to: the audio side first (so the handle is also a
@@ -113,6 +146,8 @@ pub struct Instance {
     /// The host's inline-display `queue_draw`, if it offers one.
     queue_draw: Option<NonNull<QueueDraw>>,
     channels: usize,
+    /// For reading the host's positions; None if the host's map failed.
+    time_urids: Option<TimeUrids>,
 }
 
 impl Drop for Instance {
@@ -283,6 +318,8 @@ unsafe extern "C" fn instantiate(
                 schedule,
                 queue_draw: f.queue_draw,
                 channels,
+                // SAFETY: the host's urid:map, valid for the instance's life.
+                time_urids: TimeUrids::new(unsafe { map.as_ref() }),
             },
             view: NonNull::from(Box::leak(Box::new(view))),
             state: NonNull::from(Box::leak(Box::new(side))),
@@ -297,10 +334,15 @@ unsafe extern "C" fn instantiate(
 /// [audio] `connect_port`: remembers where the host's buffer is.
 unsafe extern "C" fn connect_port(handle: sys::LV2_Handle, index: u32, data: *mut c_void) {
     let inst = handle.cast::<Instance>();
-    if !inst.is_null() && (index as usize) < port::COUNT {
-        // SAFETY: `handle` is our instance; this writes one array element through the
-        // raw pointer without forming a reference to the instance.
-        unsafe { (*inst).ports[index as usize] = data };
+    if inst.is_null() {
+        return;
+    }
+    // SAFETY: `handle` is our instance; `channels` is written once at instantiation and
+    // read through a raw place, without forming a reference to the instance.
+    let channels = unsafe { ptr::addr_of!((*inst).channels).read() };
+    if let Some(slot) = port::slot(index, channels) {
+        // SAFETY: as above; this writes one array element through the raw pointer.
+        unsafe { (*inst).ports[slot as usize] = data };
     }
 }
 
@@ -442,6 +484,15 @@ impl Instance {
             fade: control(port::FADE, d.fade),
             dry: control(port::DRY, d.dry),
             wet: control(port::WET, d.wet),
+            sync: control(port::SYNC, d.sync),
+            bars: control(port::BARS, d.bars),
+        };
+        let mut events = [TimeEvent::default(); MAX_EVENTS];
+        let seq = p[port::CONTROL as usize].cast::<sys::LV2_Atom_Sequence>();
+        let count = match (&self.time_urids, seq.is_null()) {
+            // SAFETY: a connected atom input holds the host's sequence for this call.
+            (Some(u), false) => unsafe { read_positions(seq, u, n, &mut events) },
+            _ => 0,
         };
         // SAFETY: each output buffer holds `n` samples for this call; the two outputs
         // are distinct buffers (a host may only alias an input with an output, and
@@ -458,7 +509,8 @@ impl Instance {
             )
         };
         let mut io: [&mut [f32]; 2] = [l, r];
-        self.engine.process(&controls, &mut io[..self.channels]);
+        self.engine
+            .process_timed(&controls, &events[..count], &mut io[..self.channels]);
         let e = &self.engine;
         let outputs = [
             (port::STATE, e.state() as u8 as f32),
@@ -471,6 +523,7 @@ impl Instance {
             (port::DROPOUTS, e.dropouts() as f32),
             (port::LAYERS, e.layers() as f32),
             (port::REDOS, e.redos() as f32),
+            (port::SYNCED, f32::from(u8::from(e.synced()))),
         ];
         for (i, v) in outputs {
             let c = self.ports[i as usize].cast::<f32>();

@@ -563,17 +563,18 @@ fn read_state<'a>(
         tree: loaded.tree,
         loop_len: loaded.loop_len,
         peaks: loaded.peaks,
+        grid: None,
     };
     Ok(Some((v, playing, loaded.repaired)))
 }
 
 /// [instantiation] The file a stored path names, checked to be inside the host's state
 /// folder. With `mapPath`: the stored path may be abstract (relative; Carla hands it
-/// back so) or already absolute (lilv maps it before restore), and it is mapped with
-/// `absolute_path`; the file is inside the state folder if the host's own
-/// `abstract_path` makes it relative again without `..` (lilv and Carla return an
-/// absolute path for anything outside). Without `mapPath` it must be an absolute path
-/// to a file named [`FILE_NAME`], without `..`.
+/// back so) or already absolute (lilv maps it when it reads the state); a relative one
+/// is mapped with `absolute_path`. The state folder is where `absolute_path` puts a
+/// bare [`FILE_NAME`]; the file must be inside it, with no `..`. (Not `abstract_path`:
+/// lilv's crashes during restore, its maps being made only for saving.) Without
+/// `mapPath` it must be an absolute path to a file named [`FILE_NAME`], without `..`.
 fn resolve(stored: &[u8], paths: PathFeatures) -> Result<PathBuf, Failure> {
     // Carla counts the size without the terminating NUL, lilv with it: take both.
     let end = stored.iter().position(|&b| b == 0).unwrap_or(stored.len());
@@ -602,30 +603,29 @@ fn resolve(stored: &[u8], paths: PathFeatures) -> Result<PathBuf, Failure> {
             false => Err(outside(p)),
         };
     };
-    let host = |f: Option<unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_char>,
-                arg: &[u8]|
-     -> Option<Vec<u8>> {
-        let c = CString::new(arg).ok()?;
-        // SAFETY: the host's mapPath function with its handle and a nul-terminated path;
-        // it returns null or a string we own, freed by HostString.
-        let ptr = unsafe { NonNull::new(f?(map.as_ref().handle, c.as_ptr()))? };
-        Some(
-            HostString {
-                ptr,
-                free: paths.free,
-            }
-            .bytes()
-            .to_vec(),
-        )
-    };
     // SAFETY: the host's feature, valid during restore.
     let m = unsafe { map.as_ref() };
-    let abs = host(m.absolute_path, bytes).ok_or_else(|| outside(p))?;
-    let abs = PathBuf::from(OsStr::from_bytes(&abs));
-    let back = host(m.abstract_path, abs.as_os_str().as_bytes()).ok_or_else(|| outside(&abs))?;
-    let back = Path::new(OsStr::from_bytes(&back));
-    if back.is_absolute() || !clean(back) || !clean(&abs) || back.as_os_str().is_empty() {
-        return Err(outside(&abs));
+    let absolute = |arg: &[u8]| -> Option<PathBuf> {
+        let c = CString::new(arg).ok()?;
+        // SAFETY: the host's absolute_path with its handle and a nul-terminated path;
+        // it returns null or a string we own, freed by HostString.
+        let ptr = unsafe { NonNull::new(m.absolute_path?(m.handle, c.as_ptr()))? };
+        let s = HostString {
+            ptr,
+            free: paths.free,
+        };
+        Some(PathBuf::from(OsStr::from_bytes(s.bytes())))
+    };
+    let abs = match p.is_absolute() {
+        true => p.to_path_buf(),
+        false => absolute(bytes).ok_or_else(|| outside(p))?,
+    };
+    let folder = absolute(FILE_NAME.as_bytes())
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .filter(|f| f.is_absolute())
+        .ok_or_else(|| outside(&abs))?;
+    match abs.strip_prefix(&folder) {
+        Ok(rest) if clean(&abs) && !rest.as_os_str().is_empty() => Ok(abs),
+        _ => Err(outside(&abs)),
     }
-    Ok(abs)
 }

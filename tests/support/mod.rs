@@ -10,6 +10,11 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+pub use looper::engine::sync::Position;
+
+/// Words (8 bytes) in the `control` port's sequence buffer.
+const SEQ_WORDS: usize = 1024;
+
 pub const URI: &str = "urn:looper-lv2:mono"; // as in looper.lv2/*.ttl
 pub const STEREO_URI: &str = "urn:looper-lv2:stereo";
 pub const CHUNK: usize = looper::chunk::CHUNK_SAMPLES;
@@ -374,6 +379,10 @@ pub struct Host {
     _feature_ptrs: Vec<*const sys::LV2_Feature>,
     _uris: Vec<CString>,
     controls: Box<[f32; port::COUNT]>,
+    /// The `control` port's atom sequence, rewritten before every block.
+    seq: Box<[u64; SEQ_WORDS]>,
+    /// Positions to send in the next block: (frame offset, position).
+    positions: Vec<(i64, Position)>,
     draws: Box<std::sync::atomic::AtomicU64>,
     _queue_draw: Box<looper::lv2::inline_display::QueueDraw>,
     pub channels: usize,
@@ -505,6 +514,8 @@ impl Host {
             _feature_ptrs: feature_ptrs,
             _uris: uris,
             controls: Box::new([0.0; port::COUNT]),
+            seq: Box::new([0; SEQ_WORDS]),
+            positions: Vec::new(),
             draws,
             _queue_draw: queue,
             channels,
@@ -520,16 +531,25 @@ impl Host {
         ] {
             h.controls[p as usize] = v;
         }
-        for p in port::RECORD..=port::REDOS {
+        for p in (port::RECORD..=port::REDOS).chain([port::SYNC, port::BARS, port::SYNCED]) {
             // SAFETY: control ports take a pointer to one f32 that outlives the instance.
             unsafe {
                 desc.connect_port.unwrap()(
                     instance,
-                    p,
+                    port::index(p, channels),
                     &mut h.controls[p as usize] as *mut f32 as *mut c_void,
                 )
             };
         }
+        // SAFETY: the atom port takes the sequence buffer, which outlives the instance.
+        unsafe {
+            desc.connect_port.unwrap()(
+                instance,
+                port::index(port::CONTROL, channels),
+                h.seq.as_mut_ptr() as *mut c_void,
+            )
+        };
+        h.write_sequence();
         // SAFETY: activate after connecting.
         unsafe { desc.activate.unwrap()(instance) };
         h
@@ -608,7 +628,10 @@ impl Host {
     /// Sets a control input (it stays until set again).
     pub fn set(&mut self, p: u32, value: f32) {
         assert!(
-            (port::RECORD..port::STATE).contains(&p) || (port::OVERDUB..=port::WET).contains(&p)
+            (port::RECORD..port::STATE).contains(&p)
+                || (port::OVERDUB..=port::WET).contains(&p)
+                || p == port::SYNC
+                || p == port::BARS
         );
         self.controls[p as usize] = value;
     }
@@ -678,7 +701,83 @@ impl Host {
         );
     }
 
+    /// Sends `pos` at `offset` frames into the next block (several may be queued).
+    pub fn send(&mut self, offset: i64, pos: Position) {
+        self.positions.push((offset, pos));
+    }
+
+    /// Writes the queued positions into the `control` port's sequence, as Ardour does
+    /// (`time:Position` objects with Long frame and bar, Float barBeat, beatsPerBar,
+    /// beatsPerMinute and speed), and empties the queue.
+    fn write_sequence(&mut self) {
+        let m = |u: &[u8]| {
+            let c = CString::new(&u[..u.len() - 1]).unwrap();
+            // SAFETY: our own map with a C string.
+            unsafe { map_uri(&*self._map as *const UridMap as *mut c_void, c.as_ptr()) }
+        };
+        let (long, float, object, seq) = (
+            m(sys::LV2_ATOM__Long),
+            m(sys::LV2_ATOM__Float),
+            m(sys::LV2_ATOM__Object),
+            m(sys::LV2_ATOM__Sequence),
+        );
+        let keys = [
+            m(sys::LV2_TIME__frame),
+            m(sys::LV2_TIME__bar),
+            m(sys::LV2_TIME__barBeat),
+            m(sys::LV2_TIME__beatsPerBar),
+            m(sys::LV2_TIME__beatsPerMinute),
+            m(sys::LV2_TIME__speed),
+        ];
+        let position = m(sys::LV2_TIME__Position);
+        let mut bytes: Vec<u8> = Vec::new();
+        let u32s = |b: &mut Vec<u8>, v: &[u32]| v.iter().for_each(|x| b.extend(x.to_ne_bytes()));
+        u32s(&mut bytes, &[0, 0]); // sequence body: unit 0 (frames), pad
+        for (offset, p) in std::mem::take(&mut self.positions) {
+            let mut body: Vec<u8> = Vec::new();
+            u32s(&mut body, &[0, position]); // object body: id, otype
+            let vals = [
+                p.frame.map(|v| (long, v.to_ne_bytes().to_vec())),
+                p.bar.map(|v| (long, v.to_ne_bytes().to_vec())),
+                p.bar_beat
+                    .map(|v| (float, (v as f32).to_ne_bytes().to_vec())),
+                p.beats_per_bar
+                    .map(|v| (float, (v as f32).to_ne_bytes().to_vec())),
+                p.bpm.map(|v| (float, (v as f32).to_ne_bytes().to_vec())),
+                p.speed.map(|v| (float, (v as f32).to_ne_bytes().to_vec())),
+            ];
+            for (key, v) in keys.iter().zip(vals) {
+                if let Some((kind, v)) = v {
+                    u32s(&mut body, &[*key, 0, v.len() as u32, kind]);
+                    body.extend(&v);
+                    while !body.len().is_multiple_of(8) {
+                        body.push(0);
+                    }
+                }
+            }
+            bytes.extend(offset.to_ne_bytes());
+            u32s(&mut bytes, &[body.len() as u32, object]);
+            bytes.extend(&body);
+            while !bytes.len().is_multiple_of(8) {
+                bytes.push(0);
+            }
+        }
+        assert!(
+            bytes.len() + 8 <= SEQ_WORDS * 8,
+            "too many positions for the buffer"
+        );
+        self.seq.fill(0);
+        // SAFETY: the buffer holds SEQ_WORDS u64s; we write the atom header then the body.
+        let out = unsafe {
+            std::slice::from_raw_parts_mut(self.seq.as_mut_ptr() as *mut u8, SEQ_WORDS * 8)
+        };
+        out[..4].copy_from_slice(&(bytes.len() as u32).to_ne_bytes());
+        out[4..8].copy_from_slice(&seq.to_ne_bytes());
+        out[8..8 + bytes.len()].copy_from_slice(&bytes);
+    }
+
     fn run_ptrs2(&mut self, bufs: [(*mut f32, *mut f32); 2], n: usize, record: f32, play: f32) {
+        self.write_sequence();
         self.controls[port::RECORD as usize] = record;
         self.controls[port::PLAY as usize] = play;
         let (c, i, d) = (self.desc.connect_port.unwrap(), self.instance, self.desc);

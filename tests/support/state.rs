@@ -112,6 +112,8 @@ pub static PATHS_MADE: AtomicU64 = AtomicU64::new(0);
 pub static PATHS_FREED: AtomicU64 = AtomicU64::new(0);
 
 struct Features {
+    /// Made for a restore (lilv's abstract_path then crashes).
+    restoring: bool,
     dir: Option<PathBuf>,
     map_dir: Option<PathBuf>,
     make: sys::LV2_State_Make_Path,
@@ -141,6 +143,12 @@ unsafe extern "C" fn make_path(handle: *mut c_void, path: *const c_char) -> *mut
 unsafe extern "C" fn abstract_path(handle: *mut c_void, abs: *const c_char) -> *mut c_char {
     // SAFETY: as in make_path.
     let (f, abs) = unsafe { (&*(handle as *const Features), CStr::from_ptr(abs)) };
+    if f.restoring {
+        // lilv 0.24's abstract_path dereferences a null map during restore: a plugin
+        // that calls it there crashes Ardour. Fail as loudly.
+        eprintln!("abstract_path called during restore (crashes lilv hosts)");
+        std::process::abort();
+    }
     let abs = Path::new(abs.to_str().unwrap());
     let rel = f
         .map_dir
@@ -168,8 +176,9 @@ unsafe extern "C" fn free_path(_handle: *mut c_void, path: *mut c_char) {
 }
 
 impl Features {
-    fn new(offer: &Offer) -> Box<Features> {
+    fn new(offer: &Offer, restoring: bool) -> Box<Features> {
         let mut f = Box::new(Features {
+            restoring,
             dir: offer.make_path.clone(),
             map_dir: offer.map_dir.clone().or(offer.make_path.clone()),
             make: sys::LV2_State_Make_Path {
@@ -331,7 +340,7 @@ unsafe impl Send for Saver {}
 impl Saver {
     /// Saves with `offer`; returns the status and what was stored.
     pub fn save(&self, offer: &Offer) -> (u32, Saved) {
-        let f = Features::new(offer);
+        let f = Features::new(offer, false);
         // SAFETY: the map lives in the Host (see Send).
         let map = unsafe { &*(self.map as *const UridMap) };
         let st = Store {
@@ -383,7 +392,7 @@ impl Host {
 
     /// Restores `saved` with `offer`; the status.
     pub fn restore_state(&mut self, saved: &Saved, offer: &Offer) -> u32 {
-        let f = Features::new(offer);
+        let f = Features::new(offer, true);
         let st = Store {
             map: &self._map,
             props: Mutex::new(saved.props.clone()),

@@ -5,6 +5,8 @@
 //! Free of plugin-API types: the LV2 glue, the tests and the benchmarks all drive this.
 //! One engine serves every channel count: a version's chunks hold every channel.
 
+mod quantize;
+
 use std::sync::Arc;
 
 use crate::engine::chunk::{pool_target, sane_rate, Chunk, MemStats, CHUNK_SAMPLES};
@@ -14,8 +16,10 @@ use crate::engine::peaks::{Peaks, BINS};
 use crate::engine::pool::ReadyPool;
 use crate::engine::ramp::{db_to_gain, seam_weight, Ramp};
 use crate::engine::snapshot::{SaveGate, Snapshot};
+use crate::engine::sync::{Grid, TimeEvent};
 use crate::engine::tree::{Node, Tree, MAX_CHANNELS};
 use basedrop::Shared;
+use quantize::{Pending, TakeSync};
 
 /// What the looper is doing; the value is the `state` output port's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +57,11 @@ pub struct Controls {
     /// Levels in dB, -90 (silence) .. +12.
     pub dry: f32,
     pub wet: f32,
+    /// 0 free, 1 beat, 2 bar: what record and overdub edges wait for while the looper
+    /// follows the host.
+    pub sync: f32,
+    /// 0..64: a synced take closes by itself after this many bars (0: off).
+    pub bars: f32,
 }
 
 impl Default for Controls {
@@ -70,6 +79,8 @@ impl Default for Controls {
             fade: 5.0,
             dry: 0.0,
             wet: 0.0,
+            sync: 0.0,
+            bars: 0.0,
         }
     }
 }
@@ -189,6 +200,18 @@ pub struct Looper {
     save: Arc<SaveGate>,
     /// Frames a save has waited for the take to reach a chunk boundary.
     save_wait: usize,
+    /// The host's grid, followed from its positions.
+    grid: Grid,
+    /// What `sync` asks for (None: free), and `bars`.
+    mode: Option<crate::engine::sync::Unit>,
+    bars: i64,
+    /// The overdub control as it takes effect (at a boundary while synced).
+    od_gate: bool,
+    /// A record or overdub change waiting for its boundary.
+    pending_rec: Option<Pending>,
+    pending_od: Option<Pending>,
+    /// The synced take being recorded: where it started on the grid.
+    take_sync: Option<TakeSync>,
     /// Frames since the picture was last asked for, and what it showed then.
     since_draw: u64,
     drawn: (State, usize),
@@ -214,6 +237,8 @@ pub struct Looper {
     /// The bits of `fade`, `dry` and `wet` last converted.
     seen: [u32; 3],
     undo_limit: usize,
+    /// The feedback control, as last read.
+    fb: f32,
     was: [bool; 6],
     dropouts: u64,
     panics: u32,
@@ -257,6 +282,13 @@ impl Looper {
             display: Arc::new(Display::new(channels)),
             save: Arc::new(SaveGate::new()),
             save_wait: 0,
+            grid: Grid::new(sane_rate(sample_rate)),
+            mode: None,
+            bars: 0,
+            od_gate: false,
+            pending_rec: None,
+            pending_od: None,
+            take_sync: None,
             since_draw: 0,
             drawn: (State::Empty, 0),
             layer_open: false,
@@ -274,6 +306,7 @@ impl Looper {
             fade: 0,
             seen: [u32::MAX; 3],
             undo_limit: usize::MAX,
+            fb: 1.0,
             was: [false; 6],
             dropouts: 0,
             panics: 0,
@@ -293,17 +326,43 @@ impl Looper {
     /// and its output on return (every channel of one length; channels past the
     /// looper's are left alone). Control changes take effect at the block's first frame.
     pub fn process(&mut self, c: &Controls, io: &mut [&mut [f32]]) {
+        self.process_timed(c, &[], io);
+    }
+
+    /// [audio] As [`process`](Self::process), with the host's positions in this block
+    /// (in order of `offset`): each is applied at its frame, and a record or overdub
+    /// change waiting for a beat or bar takes effect at that boundary's frame.
+    pub fn process_timed(&mut self, c: &Controls, events: &[TimeEvent], io: &mut [&mut [f32]]) {
         #[cfg(feature = "rt-guard")]
         if crate::rt::INJECT_PANIC.swap(false, std::sync::atomic::Ordering::Relaxed) {
             panic!("injected for a test");
         }
         let chans = io.len().min(self.channels);
         let n = io.iter().take(chans).map(|b| b.len()).min().unwrap_or(0);
+        let mut ev = events.iter().peekable();
+        // Positions at the block's first frame count before its controls.
+        while let Some(e) = ev.next_if(|e| e.offset == 0) {
+            self.on_position(&e.pos);
+        }
         self.apply_controls(c);
         let mut done = 0;
-        while done < n {
-            let m = (n - done).min(SUB);
+        loop {
+            while let Some(e) = ev.next_if(|e| e.offset <= done) {
+                self.on_position(&e.pos);
+            }
+            self.fire_due();
+            if done >= n {
+                break;
+            }
+            let mut m = (n - done).min(SUB);
+            if let Some(e) = ev.peek() {
+                m = m.min(e.offset - done);
+            }
+            if let Some(d) = self.next_due() {
+                m = m.min(d);
+            }
             self.process_sub(io, chans, done, m);
+            self.grid.advance(m);
             done += m;
         }
         self.after_block(n as u64);
@@ -430,9 +489,15 @@ impl Looper {
                 }
             }
         }
+        self.mode = quantize::mode(c.sync);
+        self.bars = if c.bars.is_nan() {
+            0
+        } else {
+            c.bars.round().clamp(0.0, 64.0) as i64
+        };
         let now = [c.record, c.play, c.overdub, c.undo, c.redo, c.clear].map(on);
         let [rec, play, overdub, undo, redo, clear] = now;
-        let [rec_was, play_was, _, undo_was, redo_was, clear_was] = self.was;
+        let [rec_was, play_was, od_was, undo_was, redo_was, clear_was] = self.was;
         if now != self.was {
             // Whatever a change released waits for the worker's collector.
             self.collect_pending = true;
@@ -459,11 +524,34 @@ impl Looper {
                 self.switch_to(Version::empty(self.channels), play);
             }
         }
-        if rec && !rec_was {
+        if rec != rec_was {
+            self.request_record(rec);
+        }
+        if !self.recording && !self.live.is_empty() {
+            if play && !play_was {
+                self.fade_out_voice();
+                let at = self.grid_pos().unwrap_or(0);
+                self.start_voice(at);
+            } else if !play && self.playing {
+                self.commit_layer();
+                self.fade_out_voice();
+            }
+        }
+        if overdub != od_was {
+            self.request_overdub(overdub);
+        }
+        self.fb = fb;
+        self.update_overdub();
+    }
+
+    /// [audio] Record takes effect: a take starts (or, off, the take closes).
+    fn set_record(&mut self, on: bool) {
+        let play = self.was[1];
+        if on && !self.recording {
             // A new take: the old loop fades out and stays in the history. Overdub held
             // on through it waits for its next 0->1.
             self.finish_all(play);
-            self.overdub_held |= overdub;
+            self.overdub_held |= self.od_gate;
             self.fade_out_voice();
             self.history.discard_redos();
             self.take_replaces = self.live.tree.bytes();
@@ -471,22 +559,19 @@ impl Looper {
             self.display.publish_peaks(&self.live.peaks, 0, BINS);
             self.recording = true;
             self.pos = 0;
-        } else if !rec && rec_was && self.recording {
+        } else if !on && self.recording {
             self.close_take(play);
         }
-        if !self.recording && !self.live.is_empty() {
-            if play && !play_was {
-                self.fade_out_voice();
-                self.start_voice(0);
-            } else if !play && self.playing {
-                self.commit_layer();
-                self.fade_out_voice();
-            }
-        }
-        if !overdub {
+    }
+
+    /// [audio] Overdub begins or ends as the (quantized) overdub control, the play state
+    /// and the hold after undo, redo or clear say.
+    fn update_overdub(&mut self) {
+        let fb = self.fb;
+        if !self.od_gate {
             self.overdub_held = false;
         }
-        let want = overdub && !self.overdub_held && self.playing && !self.recording;
+        let want = self.od_gate && !self.overdub_held && self.playing && !self.recording;
         if want && !self.engaged {
             self.begin_layer(fb);
         } else if !want && self.engaged {
@@ -512,6 +597,8 @@ impl Looper {
     /// [audio] The take ends here: its loop is what was recorded; a tail follows.
     fn close_take(&mut self, play: bool) {
         self.recording = false;
+        self.take_sync = None;
+        self.pending_rec = None;
         self.live.loop_len = self.live.tree.len();
         if self.live.is_empty() {
             // An empty take (on and off in one block) is a clear; over nothing, nothing.
@@ -525,7 +612,10 @@ impl Looper {
         self.tail_left = self.fade;
         self.commit_take_if_done();
         if play {
-            self.start_voice(0);
+            // A synced take closes up to a frame after its boundary: its first pass
+            // started there.
+            let at = self.grid_pos().unwrap_or(0);
+            self.start_voice(at);
         }
     }
 
@@ -590,7 +680,8 @@ impl Looper {
         if self.live.is_empty() {
             self.pos = 0;
         } else if was_playing {
-            self.start_voice(pos % self.live.loop_len);
+            let at = self.grid_pos().unwrap_or(pos % self.live.loop_len);
+            self.start_voice(at);
             self.wrapped = wrapped;
         } else if play && was_empty {
             self.start_voice(0);
