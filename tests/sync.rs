@@ -365,3 +365,41 @@ fn after_a_tempo_change_the_loop_still_starts_on_its_bars() {
     }
     assert_rt_clean();
 }
+
+#[test]
+fn a_synced_loop_saved_and_restored_comes_back_on_its_bars() {
+    let (mut h, mut t) = host(93.7, 2.0, 0.0);
+    let end = t.bar_frame(5).round() as i64;
+    take(&mut h, &mut t, 150_000, 300_000, end, 256);
+    let dir = tempfile::tempdir().unwrap();
+    let (status, saved) = h.save_state(&support::state::Offer::lilv(dir.path()));
+    assert_eq!(status, 0);
+    assert_eq!(
+        (saved.int("unit"), saved.int("origin"), saved.int("units")),
+        (Some(2), Some(2), Some(1))
+    );
+    // A new instance (the session reopened), the host rolling from bar 7 on.
+    let mut b = Host::new(RATE, WorkerMode::Prompt);
+    b.set(port::SYNC, 2.0);
+    assert_eq!(
+        b.restore_state(&saved, &support::state::Offer::lilv(dir.path())),
+        0
+    );
+    let mut t2 = Transport::new(93.7, 4.0);
+    t2.frame = t2.bar_frame(7).round() as i64 + 1234;
+    let from = t2.frame;
+    let to = t2.bar_frame(30).round() as i64;
+    let out = t2.until(&mut b, to, 256, 0.0, true);
+    let start = t.bar_frame(2).round() as i64;
+    let len = (4.0 * RATE * 60.0 / 93.7f64).ceil() as usize;
+    // The first part-pass plays from where bar 7 is, as well as the first position
+    // tells (its barBeat is rounded: within 8 frames at 93.7 bpm); then, the grid
+    // narrowed by the next positions, every pass starts on its bar line.
+    let k = (0..len).find(|&k| out[0] == sig((start + k as i64) as u64));
+    assert!(
+        k.is_some_and(|k| k.abs_diff(1234) <= 8),
+        "plays loop frame {k:?}"
+    );
+    assert!(passes_on_bars(&out, from, to, &t2, start, len) >= 21);
+    assert_rt_clean();
+}

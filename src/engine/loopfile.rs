@@ -30,7 +30,7 @@
 //! # for _ in 0..8 { pool.put_node(maker.node().unwrap()); }
 //! let mut tree = Tree::new(1);
 //! tree.push(&[&[0.25, -0.5, 1.0]], &mut pool);
-//! let snap = Snapshot { tree, loop_len: 2, playing: true }; // 2 frames of loop, 1 of tail
+//! let snap = Snapshot { tree, loop_len: 2, playing: true, grid: None }; // 2 + 1 of tail
 //! let mut file = std::io::Cursor::new(Vec::new());
 //! write_wav(&mut file, &snap, 48_000).unwrap();
 //! // 12 bytes of samples after 68 of header (RIFF, hound's 40-byte extensible fmt, data).

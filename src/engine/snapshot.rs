@@ -35,7 +35,7 @@
 //! loop {
 //!     let entry = gate.enter().expect("no saver owns the engine");
 //!     if gate.wanted() {
-//!         gate.answer(Snapshot { tree: Tree::new(2), loop_len: 0, playing: true });
+//!         gate.answer(Snapshot { tree: Tree::new(2), loop_len: 0, playing: true, grid: None });
 //!         break;
 //!     }
 //!     drop(entry);
@@ -50,6 +50,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::engine::history::LoopGrid;
 use crate::engine::tree::Tree;
 
 /// The loop at one instant, for a save: its audio (the loop, then the tail recorded past
@@ -62,6 +63,8 @@ pub struct Snapshot {
     pub loop_len: usize,
     /// The loop was playing (or being recorded or overdubbed), not stopped.
     pub playing: bool,
+    /// Where a synced loop sits on the host's grid (a take being recorded: none).
+    pub grid: Option<LoopGrid>,
 }
 
 /// How long without a block before a waiting saver takes the loop itself.
@@ -233,6 +236,7 @@ mod tests {
             tree: Tree::new(1),
             loop_len: len,
             playing: false,
+            grid: None,
         }
     }
 

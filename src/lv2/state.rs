@@ -29,9 +29,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::engine::history::Version;
+use crate::engine::history::{LoopGrid, Version};
 use crate::engine::loopfile::{read_wav, write_wav, Expect, LoadError, MAX_DATA_BYTES};
 use crate::engine::snapshot::{SaveGate, Snapshot};
+use crate::engine::sync::Unit;
 use crate::engine::worker::{Level, WorkerCore};
 
 /// The most WAV bytes kept inside the state when the host offers no `makePath` (about
@@ -53,6 +54,10 @@ pub mod key {
     pub const CHANNELS: &CStr = c"urn:looper-lv2:state#channels";
     pub const PLAYING: &CStr = c"urn:looper-lv2:state#playing";
     pub const FORMAT: &CStr = c"urn:looper-lv2:state#format";
+    /// A synced loop's grid: 1 beat or 2 bar, the unit it began on, its length in units.
+    pub const UNIT: &CStr = c"urn:looper-lv2:state#unit";
+    pub const ORIGIN: &CStr = c"urn:looper-lv2:state#origin";
+    pub const UNITS: &CStr = c"urn:looper-lv2:state#units";
 }
 
 /// URIDs mapped at instantiation.
@@ -65,6 +70,9 @@ pub(super) struct Urids {
     channels: u32,
     playing: u32,
     format: u32,
+    unit: u32,
+    origin: u32,
+    units: u32,
     path: u32,
     string: u32,
     chunk: u32,
@@ -148,6 +156,9 @@ impl StateSide {
             channels: k(key::CHANNELS),
             playing: k(key::PLAYING),
             format: k(key::FORMAT),
+            unit: k(key::UNIT),
+            origin: k(key::ORIGIN),
+            units: k(key::UNITS),
             path: m(sys::LV2_ATOM__Path),
             string: m(sys::LV2_ATOM__String),
             chunk: m(sys::LV2_ATOM__Chunk),
@@ -304,6 +315,22 @@ pub(super) unsafe fn save(
         let s = put(Stored { key, kind, bytes });
         if status == sys::LV2_State_Status_LV2_STATE_SUCCESS {
             status = s;
+        }
+    }
+    if let Some(g) = snap.grid.filter(|_| saved_len > 0) {
+        let unit: i32 = match g.unit {
+            Unit::Beat => 1,
+            Unit::Bar => 2,
+        };
+        for (key, kind, bytes) in [
+            (u.unit, u.int, &unit.to_ne_bytes()[..]),
+            (u.origin, u.long, &g.origin.to_ne_bytes()[..]),
+            (u.units, u.long, &g.units.to_ne_bytes()[..]),
+        ] {
+            let s = put(Stored { key, kind, bytes });
+            if status == sys::LV2_State_Status_LV2_STATE_SUCCESS {
+                status = s;
+            }
         }
     }
     status
@@ -559,11 +586,24 @@ fn read_state<'a>(
             "it names no audio".into(),
         ));
     };
+    let grid = match (
+        int(u.unit, "grid unit")?,
+        int(u.origin, "grid origin")?,
+        int(u.units, "grid length")?,
+    ) {
+        (None, None, None) => None,
+        (Some(unit @ (1 | 2)), Some(origin), Some(units)) if units > 0 => Some(LoopGrid {
+            unit: if unit == 1 { Unit::Beat } else { Unit::Bar },
+            origin,
+            units,
+        }),
+        _ => return Err(bad_type("grid")),
+    };
     let v = Version {
         tree: loaded.tree,
         loop_len: loaded.loop_len,
         peaks: loaded.peaks,
-        grid: None,
+        grid,
     };
     Ok(Some((v, playing, loaded.repaired)))
 }

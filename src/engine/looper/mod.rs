@@ -339,8 +339,14 @@ impl Looper {
         }
         let chans = io.len().min(self.channels);
         let n = io.iter().take(chans).map(|b| b.len()).min().unwrap_or(0);
+        self.mode = quantize::mode(c.sync);
+        self.bars = if c.bars.is_nan() {
+            0
+        } else {
+            c.bars.round().clamp(0.0, 64.0) as i64
+        };
         let mut ev = events.iter().peekable();
-        // Positions at the block's first frame count before its controls.
+        // Positions at the block's first frame count before its edges.
         while let Some(e) = ev.next_if(|e| e.offset == 0) {
             self.on_position(&e.pos);
         }
@@ -402,6 +408,7 @@ impl Looper {
             tree: self.live.tree.clone(),
             loop_len,
             playing: self.playing || (self.recording && self.was[1]),
+            grid: if self.recording { None } else { self.live.grid },
         }
     }
 
@@ -489,12 +496,6 @@ impl Looper {
                 }
             }
         }
-        self.mode = quantize::mode(c.sync);
-        self.bars = if c.bars.is_nan() {
-            0
-        } else {
-            c.bars.round().clamp(0.0, 64.0) as i64
-        };
         let now = [c.record, c.play, c.overdub, c.undo, c.redo, c.clear].map(on);
         let [rec, play, overdub, undo, redo, clear] = now;
         let [rec_was, play_was, od_was, undo_was, redo_was, clear_was] = self.was;
@@ -551,7 +552,7 @@ impl Looper {
             // A new take: the old loop fades out and stays in the history. Overdub held
             // on through it waits for its next 0->1.
             self.finish_all(play);
-            self.overdub_held |= self.od_gate;
+            self.overdub_held |= self.od_gate || self.was[2];
             self.fade_out_voice();
             self.history.discard_redos();
             self.take_replaces = self.live.tree.bytes();
