@@ -4,8 +4,9 @@
 //! releasing the oldest steps, the ring of steps overflowing, the seam's crossfade,
 //! dry and wet ramps), mono and stereo, pool exhaustion and recovery, a late worker, a
 //! full worker ring, a freewheeling host, and the inline display rendering on another
-//! thread meanwhile, and saves of the loop on another thread while it records and
-//! overdubs. Any malloc, free, lock or blocking syscall
+//! thread meanwhile, saves of the loop on another thread while it records and
+//! overdubs, and the host's positions (tempo and meter changes, relocations, stop and
+//! start) with takes and overdubs quantized to beats and bars. Any malloc, free, lock or blocking syscall
 //! inside a scope aborts the process with a report.
 //!
 //! Built and run by `scripts/rtsan.sh` (part of `make test`) with RTSAN_ENABLE=1; a
@@ -366,6 +367,54 @@ fn run_is_realtime_safe_while_the_loop_is_saved_on_another_thread() {
             }
         }
         assert!(saving.join().unwrap() >= 20);
+    }
+}
+
+#[test]
+fn tempo_sync_is_realtime_safe() {
+    for channels in [1, 2] {
+        let mut h = Host::make(RATE, WorkerMode::Prompt, true, channels);
+        let mut frame = 0i64;
+        let mut bpm = 120.0;
+        let mut bpb = 4.0;
+        let mut beats = 0.0f64;
+        for step in 0..400 {
+            let n = [64usize, 256, 1000, 333][step % 4];
+            h.set(port::SYNC, [2.0, 1.0, 2.0, 0.0][(step / 50) % 4]);
+            h.set(port::BARS, if step % 100 < 50 { 0.0 } else { 2.0 });
+            h.set(port::OVERDUB, if step % 37 < 12 { 1.0 } else { 0.0 });
+            if step % 90 == 45 {
+                bpm = if bpm == 120.0 { 93.7 } else { 120.0 };
+            }
+            if step % 130 == 65 {
+                bpb = if bpb == 4.0 { 3.0 } else { 4.0 };
+            }
+            if step % 70 == 35 {
+                frame += 500_000; // a relocation
+                beats += 500_000.0 * bpm / (60.0 * RATE);
+            }
+            let rolling = step % 150 < 140;
+            let pos = |off: i64, beats: f64| Position {
+                frame: Some(frame + off),
+                bar: Some((beats / bpb).floor() as i64),
+                bar_beat: Some(beats - (beats / bpb).floor() * bpb),
+                beats_per_bar: Some(bpb),
+                bpm: Some(bpm),
+                speed: Some(if rolling { 1.0 } else { 0.0 }),
+            };
+            h.send(0, pos(0, beats));
+            if step % 3 == 0 {
+                let off = (n / 2) as i64;
+                h.send(off, pos(off, beats + off as f64 * bpm / (60.0 * RATE)));
+            }
+            let rec = if step % 60 < 25 { 1.0 } else { 0.0 };
+            block(&mut h, frame as usize, n, rec, 1.0, step % 2 == 0);
+            if rolling {
+                frame += n as i64;
+                beats += n as f64 * bpm / (60.0 * RATE);
+            }
+        }
+        assert!(h.scheduled() > 0);
     }
 }
 

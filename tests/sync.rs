@@ -403,3 +403,23 @@ fn a_synced_loop_saved_and_restored_comes_back_on_its_bars() {
     assert!(passes_on_bars(&out, from, to, &t2, start, len) >= 21);
     assert_rt_clean();
 }
+
+#[test]
+fn after_a_meter_change_the_loop_starts_on_the_new_bar_lines() {
+    let (mut h, mut t) = host(120.0, 2.0, 0.0);
+    let bar = 96_000;
+    take(&mut h, &mut t, 50_000, 150_000, 6 * bar, 256);
+    assert_eq!(h.control(port::LENGTH), 2.0);
+    // From bar 6 on, 3/4: bars of 72,000 frames; the loop is cut at each.
+    t.origin = 6 * bar;
+    t.origin_beats = 18.0;
+    t.bpb = 3.0;
+    let end = t.bar_frame(16).round() as i64;
+    let out = t.until(&mut h, end, 256, 0.0, true);
+    for i in 6..16 {
+        let a = (t.bar_frame(i).round() as i64 - 6 * bar) as usize;
+        assert_eq!(out[a], sig(bar as u64), "bar {i} starts the loop");
+        assert_eq!(out[a + 71_999], sig(bar as u64 + 71_999), "and plays three beats of it");
+    }
+    assert_rt_clean();
+}
