@@ -55,5 +55,8 @@ sox -q "$W/export.wav" -b 16 "$ROOT/demo/looper-demo.wav"
 "$PY" "$HERE/demo.py" plot "$W" "$W/export.wav" "$ROOT/demo/looper-demo.png"
 echo "demo: the inline display, as a mixer strip shows it"
 (cd "$ROOT" && cargo run --quiet --locked --release --example inline_display -- demo)
+echo "demo: a synced loop against the bar grid"
+(cd "$ROOT" && cargo run --quiet --locked --release --example sync_grid -- "$W/sync")
+"$PY" "$ROOT/scripts/sync_picture.py" "$W/sync" "$ROOT/demo/sync-grid.png"
 ok=1
 echo "demo: wrote demo/looper-demo.wav ($(soxi -D "$ROOT/demo/looper-demo.wav") s) and demo/looper-demo.png"

@@ -7,7 +7,7 @@
 //!
 //! - [`engine`]: everything the looper does, without a plugin-API type: chunks, the
 //!   persistent tree of a loop version, the pool, the undo history, fades, the state
-//!   machine, the worker's side.
+//!   machine, the worker's side, the saved loop's file, the host's grid.
 //! - [`lv2`]: the thin LV2 glue, on `lv2-sys`'s C types (both plugins).
 //! - [`rt`]: the wrapper every audio-thread entry point passes through.
 //!
@@ -24,6 +24,9 @@
 //! | `work_response` | audio, after `run()` or from inside `schedule_work` | **no** |
 //! | `end_run` | audio | (not provided) |
 //! | `extension_data` | discovery | no |
+| state `save` | its own (the host's GUI or session thread), may run concurrently with `run` | yes: writes the WAV file; takes the loop from `run()` through the save gate (one atomic word), whose chunks nothing writes or frees while it holds them |
+| state `restore` | instantiation | yes: reads the file into new locked chunks; installs the loop while no audio callback is in the engine |
+| inline display `render` | the host's GUI thread, concurrently with `run` | yes (its own pixels); reads only atomics |
 //! | `cleanup` | instantiation | yes: frees every chunk |
 //!
 //! `run()` and `work_response()` go through [`rt::audio_scope`], which stops panics at
