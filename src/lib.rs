@@ -24,9 +24,9 @@
 //! | `work_response` | audio, after `run()` or from inside `schedule_work` | **no** |
 //! | `end_run` | audio | (not provided) |
 //! | `extension_data` | discovery | no |
-| state `save` | its own (the host's GUI or session thread), may run concurrently with `run` | yes: writes the WAV file; takes the loop from `run()` through the save gate (one atomic word), whose chunks nothing writes or frees while it holds them |
-| state `restore` | instantiation | yes: reads the file into new locked chunks; installs the loop while no audio callback is in the engine |
-| inline display `render` | the host's GUI thread, concurrently with `run` | yes (its own pixels); reads only atomics |
+//! | state `save` | its own (the host's GUI or session thread), may run concurrently with `run` | yes: writes the WAV file; takes the loop from `run()` through the save gate (one atomic word), whose chunks nothing writes or frees while it holds them |
+//! | state `restore` | instantiation | yes: reads the file into new locked chunks; installs the loop while no audio callback is in the engine |
+//! | inline display `render` | the host's GUI thread, concurrently with `run` | yes (its own pixels); reads only atomics |
 //! | `cleanup` | instantiation | yes: frees every chunk |
 //!
 //! `run()` and `work_response()` go through [`rt::audio_scope`], which stops panics at
