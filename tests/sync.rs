@@ -419,7 +419,11 @@ fn after_a_meter_change_the_loop_starts_on_the_new_bar_lines() {
     for i in 6..16 {
         let a = (t.bar_frame(i).round() as i64 - 6 * bar) as usize;
         assert_eq!(out[a], sig(bar as u64), "bar {i} starts the loop");
-        assert_eq!(out[a + 71_999], sig(bar as u64 + 71_999), "and plays three beats of it");
+        assert_eq!(
+            out[a + 71_999],
+            sig(bar as u64 + 71_999),
+            "and plays three beats of it"
+        );
     }
     assert_rt_clean();
 }

@@ -217,6 +217,13 @@ struct Features {
 
 /// [instantiation] Reads the host's NULL-terminated feature array.
 ///
+/// Not `lv2-core`'s `FeatureCache`: it knows only features that have a crate type
+/// (`urid:map`, the worker's `schedule` through `lv2-worker`, whose traits are unsound
+/// here, see the module doc). `log:log`, the state path features and the inline
+/// display's `queue_draw` have none, so one pass over the array serves them all; the
+/// map found here is then wrapped in `lv2-urid`'s `LV2Map` for the typed URID
+/// collections (`crate::lv2::time`).
+///
 /// # Safety
 /// `features` is null or a NULL-terminated array of valid LV2_Feature pointers.
 unsafe fn read_features(mut features: *const *const sys::LV2_Feature) -> Features {

@@ -17,11 +17,12 @@ function M.load_spec()
 end
 
 -- The dummy backend, as fast as it goes (only the recording of the placeholder take runs
--- in real time; exports run in freewheel).
-function M.start_engine(rate)
+-- in real time; exports run in freewheel), or with the given driver ("Normal Speed":
+-- real time, for roll.lua).
+function M.start_engine(rate, driver)
 	local backend = AudioEngine:set_backend("None (Dummy)", "", "")
 	assert(backend and not backend:isnil(), "no \"None (Dummy)\" backend")
-	backend:set_driver("50x Speed")
+	backend:set_driver(driver or "50x Speed")
 	backend:set_device_name("Silence")
 	backend:set_sample_rate(rate)
 	backend:set_buffer_size(256)

@@ -7,9 +7,15 @@ A scenario's work folder holds:
     session/      the Ardour session (made by session.lua)
     export.wav    what ardour7-export rendered (stereo, 32-bit float)
 
+The saved-state scenarios (state_*) also leave:
+    roll.log, strip.log   the logs of roll.lua and strip.lua
+    rolled.ardour         the session file as roll.lua saved it (which stateN it names)
+
 Command line (used by lib.sh):
-    harness.py install-input WORKDIR   put input.wav into the session's take file
-    harness.py check-session WORKDIR   the saved session holds the looper and its lanes
+    harness.py install-input WORKDIR            put input.wav into the session's take file
+    harness.py check-session WORKDIR            the saved session holds the looper and its lanes
+    harness.py check-session WORKDIR rolled     the same after roll.lua; keeps rolled.ardour
+    harness.py check-session WORKDIR stripped   after strip.lua: the spec's strip lanes are gone
 """
 import glob
 import json
@@ -47,6 +53,11 @@ class Setup:
     input: np.ndarray  # float32, placed at sample 0: (frames,) mono or (frames, 2) stereo
     session_end: int  # export range [0, session_end)
     lanes: dict = field(default_factory=dict)  # port -> [(sample, value), ...]
+    # Saved-state scenarios (roll.lua, strip.lua): roll_to (the real-time roll stops when
+    # the transport passes it), save_at (the session is saved while rolling, once the
+    # transport passes it; else after the roll stops), strip (the ports whose lanes the
+    # reopened session loses). None for the others.
+    roll: dict = None
 
 
 def noise(seed, frames, amplitude=0.5):
@@ -74,6 +85,10 @@ def write_setup(setup, workdir):
         "session_end": int(setup.session_end),
         "lanes": {int(p): [[int(t), float(v)] for t, v in pts] for p, pts in setup.lanes.items()},
     }
+    if setup.roll:
+        spec["roll"] = {"roll_to": int(setup.roll["roll_to"]),
+                        "save_at": setup.roll.get("save_at"),
+                        "strip": [int(p) for p in setup.roll.get("strip", [])]}
     wavio.write(os.path.join(workdir, "input.wav"), RATE, x)
     with open(os.path.join(workdir, "spec.json"), "w") as f:
         json.dump(spec, f, indent=1)
@@ -81,6 +96,12 @@ def write_setup(setup, workdir):
         f"\t\t[{p}] = {{ " + ", ".join(f"{{{t}, {v!r}}}" for t, v in pts) + " },"
         for p, pts in spec["lanes"].items()
     )
+    roll = ""
+    if setup.roll:
+        r = spec["roll"]
+        roll = (f"\troll_to = {r['roll_to']},\n"
+                + (f"\tsave_at = {int(r['save_at'])},\n" if r["save_at"] is not None else "")
+                + f"\tstrip = {{ {', '.join(str(p) for p in r['strip'])} }},\n")
     with open(os.path.join(workdir, "spec.lua"), "w") as f:
         f.write(
             "-- written by harness.py\n"
@@ -93,6 +114,7 @@ def write_setup(setup, workdir):
             f"\tinput_frames = {spec['input_frames']},\n"
             f"\tsession_end = {spec['session_end']},\n"
             f"\tlanes = {{\n{lanes}\n\t}},\n"
+            f"{roll}"
             "}\n"
         )
 
@@ -140,25 +162,57 @@ def install_input(workdir):
         os.remove(os.path.join(peaks, f))
 
 
-def check_session(workdir):
-    """Reads the saved session file: exactly one looper, active, on the track, with each
-    spec'd lane in Play mode, in AudioTime, holding exactly the spec'd events."""
+def looper_processor(path, uri):
+    """The session file's one looper <Processor> (its XML element)."""
     import xml.etree.ElementTree as ET
 
+    loopers = [p for p in ET.parse(path).getroot().iter("Processor") if p.get("unique-id") == uri]
+    if len(loopers) != 1:
+        raise SystemExit(f"{len(loopers)} looper processors in {path}")
+    return loopers[0]
+
+
+def state_dir(path, uri):
+    """The plugin state folder the session file names for the looper:
+    SESSION/plugins/<processor id>/<state-dir>."""
+    proc = looper_processor(path, uri)
+    lv2 = proc.find("lv2")
+    if lv2 is None or not lv2.get("state-dir"):
+        raise SystemExit(f"the looper in {path} names no state-dir")
+    return os.path.join(os.path.dirname(path), "plugins", proc.get("id"), lv2.get("state-dir"))
+
+
+def check_session(workdir, stage=None):
+    """Reads the saved session file: exactly one looper, active, on the track, with each
+    spec'd lane in Play mode, in AudioTime, holding exactly the spec'd events. Stage
+    "rolled" (after roll.lua) also keeps a copy of the file as rolled.ardour; "stripped"
+    (after strip.lua) wants the lanes of the spec's strip ports removed instead: state
+    Off, no events, the control at 0."""
     spec = read_spec(workdir)
     path = os.path.join(spec["dir"], spec["name"] + ".ardour")
-    root = ET.parse(path).getroot()
+    try:
+        proc = looper_processor(path, spec["uri"])
+    except SystemExit as e:
+        raise SystemExit(f"check-session: {e}")
     problems = []
-    loopers = [p for p in root.iter("Processor") if p.get("unique-id") == spec["uri"]]
-    if len(loopers) != 1:
-        raise SystemExit(f"check-session: {len(loopers)} looper processors in {path}")
-    proc = loopers[0]
     if proc.get("active") != "1":
         problems.append("the looper is not active")
     # Event times are stored in superclock ticks (282240000 per second) after an "a".
     superclock = 282_240_000
     lists = {al.get("automation-id"): al for al in proc.iter("AutomationList")}
+    stripped = set(spec["roll"]["strip"]) if stage == "stripped" else set()
+    values = {c.get("parameter"): c.get("value") for c in proc.iter("Controllable")}
+    for port in sorted(stripped):
+        al = lists.get(f"parameter-{port}")
+        events = (al.findtext("events") or "").strip() if al is not None else ""
+        if al is not None and (al.get("state") != "Off" or events):
+            problems.append(f"port {port}: lane not removed (state {al.get('state')}, "
+                            f"events {events.split()})")
+        if values.get(str(port)) is None or float(values[str(port)]) != 0:
+            problems.append(f"port {port}: control value {values.get(str(port))}, want 0")
     for port, points in spec["lanes"].items():
+        if int(port) in stripped:
+            continue
         al = lists.get(f"parameter-{port}")
         if al is None:
             problems.append(f"port {port}: no automation list")
@@ -176,14 +230,25 @@ def check_session(workdir):
             problems.append(f"port {port}: events {events}, want {points}")
     if problems:
         raise SystemExit("check-session: " + "; ".join(problems) + f" ({path})")
+    kept = sorted(p for p in spec["lanes"] if int(p) not in stripped)
+    gone = f"; ports {', '.join(map(str, sorted(stripped)))} without lanes (Off, no events, " \
+        "value 0)" if stripped else ""
+    where = ""
+    if stage:
+        lv2 = proc.find("lv2")
+        where = f"; plugin state in {lv2.get('state-dir') if lv2 is not None else None}"
     print(f"check-session: the looper, AudioTime lanes for ports "
-          f"{', '.join(sorted(spec['lanes']))} in Play mode, events as specified")
+          f"{', '.join(kept)} in Play mode, events as specified{gone}{where}")
+    if stage == "rolled":
+        import shutil
+        shutil.copyfile(path, os.path.join(workdir, "rolled.ardour"))
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "install-input":
         install_input(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "check-session":
-        check_session(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "check-session" and \
+            (len(sys.argv) == 3 or sys.argv[3] in ("rolled", "stripped")):
+        check_session(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else None)
     else:
         raise SystemExit(__doc__)

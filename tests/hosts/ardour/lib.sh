@@ -91,3 +91,24 @@ ardour_reload() {
     ardour7-lua "$ARDOUR_HERE/reload.lua" &&
     "$PY" "$ARDOUR_HERE/harness.py" check-session "$w" >>"$w/reload.log" 2>&1
 }
+
+# ardour_roll WORKDIR: rolls the session in real time (roll.lua), so that the looper
+# records what its lanes say into its own state, and saves it (after the stop, or while
+# rolling: the spec's roll); checks the saved file and keeps it as WORKDIR/rolled.ardour.
+# Logs to WORKDIR/roll.log.
+ardour_roll() {
+  local w=$1
+  LOOPER_SPEC="$w/spec.lua" ardour_run "$w/roll.log" 120 \
+    ardour7-lua "$ARDOUR_HERE/roll.lua" &&
+    "$PY" "$ARDOUR_HERE/harness.py" check-session "$w" rolled >>"$w/roll.log" 2>&1
+}
+
+# ardour_strip WORKDIR: reopens the rolled session, removes the lanes of the spec's
+# strip ports (record, overdub), saves it (strip.lua) and checks the saved file. Logs to
+# WORKDIR/strip.log.
+ardour_strip() {
+  local w=$1
+  LOOPER_SPEC="$w/spec.lua" ardour_run "$w/strip.log" 120 \
+    ardour7-lua "$ARDOUR_HERE/strip.lua" &&
+    "$PY" "$ARDOUR_HERE/harness.py" check-session "$w" stripped >>"$w/strip.log" 2>&1
+}

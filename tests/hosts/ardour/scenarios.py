@@ -64,6 +64,39 @@ UNDO_CLEAR = dict(noise_end=330_000, A1=15_013, B1=63_017, A2=80_021, B2=113_039
 UNDO_CLEAR_FEEDBACK = 0.5
 PULSE = 2_400  # how long a trigger (undo, redo, clear) stays on
 
+# 7-9. The loop saved with the session (LV2 state). These sessions are rolled in real
+#    time from ardour7-lua (an export does not save the session), saved, reopened with
+#    the record and overdub lanes removed, saved again, then exported; check_state.py
+#    holds what each must render. The export starts wherever the restored loop has got
+#    to by then, so the checks find the loop's phase in it.
+#
+# 7. mono, fade 5 ms (so the take has a tail and the seam a crossfade): a take [A, B)
+#    of a sine, then a layer of another sine [C, D) in the loop's body, away from the
+#    seam. The sine of the take makes a loop of 440.49 periods: without the crossfade
+#    the seam would jump by about 0.6, where the sine's own steps are below 0.02. The
+#    input is silent after S, and the roll stops at ROLL (the layer's fade-out done).
+STATE_FADE_MS = 5.0
+STATE_FADE = int(STATE_FADE_MS * RATE / 1000)
+STATE_MONO = dict(A=24_007, B=72_060, S=74_460, C=84_071, D=108_073, ROLL=115_000,
+                  end=250_000)
+STATE_MONO.update(noise_end=STATE_MONO["D"] + STATE_FADE + 480)
+# 8. the same on the stereo looper and a stereo track, each channel its own sines.
+STATE_STEREO = dict(A=21_011, B=64_078, S=66_478, C=77_029, D=96_031, ROLL=103_000,
+                    end=230_000)
+STATE_STEREO.update(noise_end=STATE_STEREO["D"] + STATE_FADE + 480)
+# The sines (Hz, amplitude) of the take and of the layer, per channel.
+STATE_TAKE_SINES = [(440.0, 0.3), (330.0, 0.25)]
+STATE_LAYER_SINES = [(277.0, 0.2), (370.0, 0.2)]
+# 9. mono, fade 0, noise: record goes on at A and is still on when the session is
+#    saved (the transport past SAVE, rolling); the roll stops at ROLL and the session
+#    closes unsaved. The saved loop is the take up to the instant of the save. (Record
+#    goes off at B, after the roll, only so that the playhead session.lua leaves at the
+#    input's end is not in a record-on stretch: the looper would record while stopped.)
+STATE_RECORDING = dict(A=24_007, SAVE=84_011, ROLL=130_000, B=180_000, noise_end=200_000,
+                       end=300_000)
+# The lanes that the reopened sessions lose (record and overdub).
+STRIPPED = [RECORD, OVERDUB]
+
 
 def burst(seed, frames):
     """LEAD_IN samples of silence, then seeded noise up to sample `frames`."""
@@ -102,6 +135,28 @@ def undo_clear_lanes(p):
             CLEAR: pulses(p["X"]), **NO_FADE}
 
 
+def sine(f, amplitude, lo, hi, frames):
+    """A sine of f Hz over [lo, hi) of `frames` samples (phase 0 at sample 0), else 0."""
+    t = np.arange(frames, dtype=np.float64)
+    x = amplitude * np.sin(2 * np.pi * f * t / RATE)
+    x[:lo] = 0
+    x[hi:] = 0
+    return x.astype(np.float32)
+
+
+def state_input(p, channels):
+    """The take's sine up to S, silence, then the layer's sine around [C, D + fade)."""
+    n = p["noise_end"]
+    x = np.stack([sine(*STATE_TAKE_SINES[c], LEAD_IN, p["S"], n)
+                  + sine(*STATE_LAYER_SINES[c], p["C"] - 480, n, n) for c in range(channels)], axis=1)
+    return x[:, 0] if channels == 1 else x
+
+
+def state_lanes(p):
+    return {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0)],
+            OVERDUB: record_lane(p["C"], p["D"]), FADE: [(0, STATE_FADE_MS)]}
+
+
 def setup(name):
     if name == "loop":
         p = LOOP
@@ -127,6 +182,15 @@ def setup(name):
     if name == "undo_clear":
         p = UNDO_CLEAR
         return Setup(name, stereo_burst(6, p["noise_end"]), p["end"], undo_clear_lanes(p))
+    if name in ("state_mono", "state_stereo"):
+        p = STATE_MONO if name == "state_mono" else STATE_STEREO
+        return Setup(name, state_input(p, 1 if name == "state_mono" else 2), p["end"],
+                     state_lanes(p), roll=dict(roll_to=p["ROLL"], strip=STRIPPED))
+    if name == "state_recording":
+        p = STATE_RECORDING
+        return Setup(name, burst(9, p["noise_end"]), p["end"],
+                     {RECORD: record_lane(p["A"], p["B"]), PLAY: [(0, 1.0)], **NO_FADE},
+                     roll=dict(roll_to=p["ROLL"], save_at=p["SAVE"], strip=STRIPPED))
     raise SystemExit(f"unknown scenario {name}")
 
 
