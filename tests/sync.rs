@@ -427,3 +427,39 @@ fn after_a_meter_change_the_loop_starts_on_the_new_bar_lines() {
     }
     assert_rt_clean();
 }
+
+#[test]
+fn overdub_edges_wait_for_the_bar_too() {
+    let (mut h, mut t) = host(120.0, 2.0, 0.0);
+    let bar = 96_000i64;
+    // A one-bar loop (bar 2), playing from bar 3.
+    take(&mut h, &mut t, 100_000, 200_000, 3 * bar + 1000, 256);
+    // Overdub on at 3.4 bars, off at 5.7 bars: the layer is bars 4 and 5, whole.
+    let dub = |f: i64| 0.25 * sig(f as u64 + 555_555);
+    let mut f = t.frame;
+    while f < 7 * bar {
+        let n = 256.min((7 * bar - f) as usize);
+        let od = f >= 3 * bar + 40_000 && f < 5 * bar + 70_000;
+        h.set(port::OVERDUB, if od { 1.0 } else { 0.0 });
+        h.send(0, t.position(f));
+        let input: Vec<f32> = (0..n as i64).map(|k| dub(f + k)).collect();
+        let out = h.run(&input, 0.0, 1.0).to_vec();
+        for (k, v) in out.iter().enumerate() {
+            let g = f + k as i64;
+            let j = (g % bar) as u64; // the loop's frame (passes on every bar)
+            let base = sig(2 * bar as u64 + j);
+            // The layer wrote bars 4 and 5 (feedback 1): each adds onto the loop.
+            let mut layered = base;
+            for b in [4, 5] {
+                if g >= (b + 1) * bar {
+                    layered += dub(b * bar + j as i64);
+                }
+            }
+            assert_eq!(*v, dub(g) + layered, "frame {g}: in + loop");
+        }
+        f += n as i64;
+        t.frame = f;
+    }
+    assert_eq!(h.control(port::LAYERS), 2.0, "the take and one layer");
+    assert_rt_clean();
+}
