@@ -221,8 +221,20 @@ fn bars_closes_a_take_by_itself_after_that_many_bars() {
     let (mut h, mut t) = host(93.7, 2.0, 2.0);
     t.until(&mut h, 50_000, 512, 0.0, false);
     // Record goes on and stays on: the take is bars 1 and 2.
-    t.until(&mut h, t.bar_frame(3).round() as i64 + 10, 512, 1.0, false);
+    let from = t.frame;
+    let out = t.until(&mut h, t.bar_frame(3).round() as i64 + 10, 512, 1.0, false);
     assert_eq!(h.state(), 2, "closed and playing");
+    // The first pass starts on bar 3 with the loop's first frame, though the take
+    // (ceil of two bars: a frame more than round(F(3)) - round(F(1))) takes its last
+    // frame there.
+    let (s, e) = (t.bar_frame(1).round() as i64, t.bar_frame(3).round() as i64);
+    assert_eq!(e - s + 1, (2.0 * 4.0 * RATE * 60.0 / 93.7f64).ceil() as i64);
+    assert_eq!(out[(e - from) as usize], sig(e as u64) + sig(s as u64));
+    assert_eq!(
+        out[(e - 1 - from) as usize],
+        sig((e - 1) as u64),
+        "still recording"
+    );
     let len = (2.0 * 4.0 * RATE * 60.0 / 93.7).ceil() as usize;
     assert_eq!(
         (h.control(port::LENGTH) as f64 * RATE).round() as usize,

@@ -212,6 +212,8 @@ pub struct Looper {
     pending_od: Option<Pending>,
     /// The synced take being recorded: where it started on the grid.
     take_sync: Option<TakeSync>,
+    /// Frames a synced take being closed holds beyond what it recorded (0 or 1).
+    close_extra: usize,
     /// Frames since the picture was last asked for, and what it showed then.
     since_draw: u64,
     drawn: (State, usize),
@@ -289,6 +291,7 @@ impl Looper {
             pending_rec: None,
             pending_od: None,
             take_sync: None,
+            close_extra: 0,
             since_draw: 0,
             drawn: (State::Empty, 0),
             layer_open: false,
@@ -600,7 +603,10 @@ impl Looper {
         self.recording = false;
         self.take_sync = None;
         self.pending_rec = None;
-        self.live.loop_len = self.live.tree.len();
+        // A synced take may hold a frame more than it has recorded at its boundary: that
+        // frame is the first of what follows, recorded as the tail begins.
+        let extra = std::mem::take(&mut self.close_extra);
+        self.live.loop_len = self.live.tree.len() + extra;
         if self.live.is_empty() {
             // An empty take (on and off in one block) is a clear; over nothing, nothing.
             if self.history.current().is_some_and(Version::is_empty) {
@@ -610,11 +616,9 @@ impl Looper {
             self.commit_take();
             return;
         }
-        self.tail_left = self.fade;
+        self.tail_left = self.fade + extra;
         self.commit_take_if_done();
         if play {
-            // A synced take closes up to a frame after its boundary: its first pass
-            // started there.
             let at = self.grid_pos().unwrap_or(0);
             self.start_voice(at);
         }
@@ -633,6 +637,8 @@ impl Looper {
             return;
         }
         self.tail_left = 0;
+        // (A synced take's last frame comes with its tail: without it, it is shorter.)
+        self.live.loop_len = self.live.loop_len.min(self.live.tree.len());
         let added = self.live.tree.bytes();
         self.history
             .push(self.live.clone(), self.take_replaces, added);

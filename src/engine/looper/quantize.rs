@@ -9,10 +9,12 @@
 //! Not following (no position, transport stopped), every edge acts at once.
 //!
 //! Lengths: a take from unit `a` to unit `b` starts at frame `round(F(a))` (`F` the
-//! exact frame of a boundary, fractional) and holds `ceil(F(b) - F(a))` frames. Each
-//! pass starts at `round(F(a + k (b - a)))`, within half a frame of the host's grid
-//! however many passes; a pass is `floor` or `ceil` of the exact length, so where it is
-//! the shorter one the loop's last frame is not played.
+//! exact frame of a boundary, fractional), closes at `round(F(b))`, where its first
+//! pass starts, and holds `ceil(F(b) - F(a))` frames: where that is one more than it
+//! recorded by then, its last frame is the one at `round(F(b))`, recorded with the
+//! tail. Each pass starts at `round(F(a + k (b - a)))`, within half a frame of the
+//! host's grid however many passes; a pass is `floor` or `ceil` of the exact length,
+//! so where it is the shorter one the loop's last frame is not played.
 
 use super::Looper;
 use crate::engine::history::LoopGrid;
@@ -135,16 +137,9 @@ impl Looper {
         }
     }
 
-    /// [audio] The host frame a pending record change fires at.
+    /// [audio] The host frame a pending record change fires at: its boundary.
     fn rec_due(&self, p: &Pending) -> i64 {
-        match (p.on, self.take_sync) {
-            // A synced take's close: `ceil` of its exact length after its start.
-            (false, Some(t)) => {
-                let exact = self.grid.exact_frame(p.unit, p.idx) - t.exact;
-                t.frame + (exact - 1e-6).ceil().max(1.0) as i64
-            }
-            _ => self.grid.boundary(p.unit, p.idx),
-        }
+        self.grid.boundary(p.unit, p.idx)
     }
 
     /// [audio] Fires every pending change due at the current frame (all of them when the
@@ -188,6 +183,10 @@ impl Looper {
                             origin: t.idx,
                             units: p.idx - t.idx,
                         });
+                        // `ceil` of the exact length: a frame more than recorded, or none.
+                        let exact = self.grid.exact_frame(p.unit, p.idx) - t.exact;
+                        let len = (exact - 1e-6).ceil().max(1.0) as i64;
+                        self.close_extra = (len - (now - t.frame)).clamp(0, 1) as usize;
                     }
                     self.set_record(false);
                 }
