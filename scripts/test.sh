@@ -16,7 +16,7 @@ summary() {
   sleep 0.2
   awk '
     /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-    /^(jalv|ardour): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+    /^(jalv|ardour|ardour-sync): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
     END { if (rc != 0 && f == 0) f = 1; printf "\nmake test: %d passed, %d failed\n", p, f }
   ' rc="$rc" "$log"
   rm -f "$log"
@@ -56,4 +56,7 @@ LV2_PATH="$tmp/lv2" bash tests/hosts/jalv/run.sh || hosts_failed=1
 
 step "Ardour, headless"
 LV2_PATH="$tmp/lv2" bash tests/hosts/ardour/run.sh || hosts_failed=1
+
+step "Ardour, headless: tempo sync"
+LV2_PATH="$tmp/lv2" bash tests/hosts/ardour/sync/run.sh || hosts_failed=1
 exit $hosts_failed
