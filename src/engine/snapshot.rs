@@ -152,17 +152,27 @@ impl SaveGate {
     }
 
     /// [audio] Hands `snap` to the waiting saver. Call inside an [`Entry`], only when
-    /// [`wanted`](Self::wanted) said so. No allocation: the slot is preallocated and
-    /// empty (the saver emptied it).
+    /// [`wanted`](Self::wanted) said so; anywhere else it does nothing (a saver then
+    /// takes the loop itself once the audio thread stalls). No allocation: the slot is
+    /// preallocated and empty (the saver emptied it).
     pub fn answer(&self, snap: Snapshot) {
-        if !self.wanted() {
+        let w = self.word.load(Ordering::Acquire);
+        if w & (WANT | RUN) != WANT | RUN || w & (READY | OWNED) != 0 {
             return; // (drops `snap`: references only, queued for the collector if last)
         }
         // SAFETY: WANT is set and READY is not (only this thread sets READY, and only
         // here), so the saver is not reading the slot; see the type's protocol.
         unsafe { *self.slot.get() = Some(snap) };
-        // WANT -> READY in one step; RUN stays set (the saver cannot claim meanwhile).
-        self.word.fetch_xor(WANT | READY, Ordering::AcqRel);
+        // WANT -> READY in one step; RUN stays set (the saver cannot claim meanwhile, so
+        // nothing else changes the word and the exchange succeeds).
+        if self
+            .word
+            .compare_exchange(w, (w & !WANT) | READY, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: as above: READY was not set, so the saver does not read the slot.
+            drop(unsafe { (*self.slot.get()).take() });
+        }
     }
 
     /// [instantiation] Runs `f` while no audio callback is inside the engine (any that
