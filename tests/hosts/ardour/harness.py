@@ -172,14 +172,14 @@ def looper_processor(path, uri):
     return loopers[0]
 
 
-def state_dir(path, uri):
-    """The plugin state folder the session file names for the looper:
-    SESSION/plugins/<processor id>/<state-dir>."""
+def state_dir(path, uri, session_dir):
+    """The plugin state folder that the session file `path` names for the looper:
+    session_dir/plugins/<processor id>/<state-dir> (a new stateN at every save)."""
     proc = looper_processor(path, uri)
     lv2 = proc.find("lv2")
     if lv2 is None or not lv2.get("state-dir"):
         raise SystemExit(f"the looper in {path} names no state-dir")
-    return os.path.join(os.path.dirname(path), "plugins", proc.get("id"), lv2.get("state-dir"))
+    return os.path.join(session_dir, "plugins", proc.get("id"), lv2.get("state-dir"))
 
 
 def check_session(workdir, stage=None):

@@ -64,15 +64,17 @@ ardour_build() {
 
 # ardour_export WORKDIR OUT: renders the session's range (freewheel, 32-bit float, stereo
 # master) to OUT. Logs to OUT's name with .log. ardour7-export 7.3 now and then aborts as
-# it starts (glibc: "munmap_chunk(): invalid pointer", "corrupted size vs. prev_size"),
-# with the looper or without it (in 2 and in 4 of 25 runs of one session), or hangs
-# before it starts (1 in 25): such a run is tried again, three runs at most, its log kept
-# as OUT's name with .tryN.log. The time limit allows a 5x realtime render.
+# it starts (glibc: "munmap_chunk(): invalid pointer", "corrupted size vs. prev_size",
+# "double free or corruption"; in ~PortExportChannel), with the looper or without it (in
+# 2 and in 4 of 25 runs of one session; 1 and 4 of 15 of another), or hangs before it
+# starts (1 in 25): such a run is tried again, five runs at most (three aborts in a row
+# were seen), its log kept as OUT's name with .tryN.log. The time limit allows a 5x
+# realtime render.
 ardour_export() {
   local w=$1 out=$2 name limit log=${2%.wav}.log try rc
   read -r name limit < <("$PY" -c 'import json,sys; s = json.load(open(sys.argv[1]))
 print(s["name"], 30 + s["session_end"] // (5 * s["rate"]))' "$w/spec.json")
-  for try in 1 2 3; do
+  for try in 1 2 3 4 5; do
     rm -f "$out"
     rc=0
     ardour_run "$log" "$limit" ardour7-export -b float -o "$out" "$w/session" "$name" || rc=$?

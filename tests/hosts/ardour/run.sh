@@ -2,6 +2,9 @@
 # The looper in real Ardour 7, headless: builds sessions with sample-exact (AudioTime)
 # automation of the looper's ports (fade at 0 throughout), renders them with
 # ardour7-export and compares the renders with the inputs sample by sample (check.py).
+# The state_* scenarios (fade 5 ms in two of them) record their loop in a real-time roll,
+# save it with the session, reopen it without the record and overdub lanes, export it,
+# and check the saved loop.wav and the render sample by sample (check_state.py).
 #
 #   make install LV2DIR=/tmp/ardour-lv2
 #   LV2_PATH=/tmp/ardour-lv2 tests/hosts/ardour/run.sh [SCENARIO...]
@@ -17,6 +20,13 @@
 #                while stopped that starts with play
 #   undo_clear   stereo, feedback 0.5: two takes, undo during a layer, undo and redo
 #                across takes, clear and its undo, a new layer that drops the redo step
+#   state_mono   the loop saved with the session: a take and a layer (fade 5 ms) recorded
+#                by automation while rolling in real time, saved, reopened without the
+#                record and overdub lanes, saved, exported: loop.wav and the export
+#                sample for sample, the seam crossfaded without a click
+#   state_stereo the same with the stereo looper on a stereo track
+#   state_recording  saved while a take records: the loop is the take up to the save,
+#                and the reopened session exports it repeated
 #
 # Prints one PASS/FAIL line per scenario and last "ardour: N passed, N failed"; exits
 # non-zero on any failure. Work files go to a fresh temporary folder, removed on success
@@ -28,7 +38,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/hosts/ardour/lib.sh
 source "$HERE/lib.sh"
 
-ALL=(loop play retake ten_minutes reload overdub undo_clear)
+ALL=(loop play retake ten_minutes reload overdub undo_clear state_mono state_stereo
+     state_recording)
 SCENARIOS=("${@:-${ALL[@]}}")  # or just those named on the command line
 for s in "${SCENARIOS[@]}"; do
   case " ${ALL[*]} " in
@@ -130,6 +141,35 @@ build_export_check() { # build_export_check NAME: one scenario from spec to chec
   "$PY" "$HERE/check.py" "$name" "$w"
 }
 
+state_export_check() { # state_export_check NAME: record by automation, save, reopen, export
+  local name=$1 w="$TMP/$1"
+  mkdir -p "$w"
+  "$PY" "$HERE/scenarios.py" prepare "$name" "$w" || { echo "    cannot prepare $name"; return 1; }
+  if ! ardour_build "$w"; then
+    show_log "$w/build.log"
+    echo "    session build failed (log: $w/build.log)"
+    return 1
+  fi
+  if ! ardour_roll "$w"; then
+    show_log "$w/roll.log"
+    echo "    the real-time roll failed (log: $w/roll.log)"
+    return 1
+  fi
+  sed -n -e 's/^roll: /  ok   rolled in real time: /p' -e 's/^check-session: /  ok   saved with /p' "$w/roll.log"
+  if ! ardour_strip "$w"; then
+    show_log "$w/strip.log"
+    echo "    reopening without the record and overdub lanes failed (log: $w/strip.log)"
+    return 1
+  fi
+  sed -n 's/^check-session: /  ok   reopened and saved with /p' "$w/strip.log"
+  if ! ardour_export "$w" "$w/export.wav"; then
+    show_log "$w/export.log"
+    echo "    export failed (log: $w/export.log)"
+    return 1
+  fi
+  "$PY" "$HERE/check_state.py" "$name" "$w"
+}
+
 reload_export_check() { # the "play" session: reload, save, export again, compare
   local w="$TMP/play"
   if [ ! -s "$w/export.wav" ]; then
@@ -157,6 +197,8 @@ for name in "${SCENARIOS[@]}"; do
   t0=$SECONDS
   if [ "$name" = reload ]; then
     reload_export_check
+  elif [ "${name#state_}" != "$name" ]; then
+    state_export_check "$name"
   else
     build_export_check "$name"
   fi

@@ -7,6 +7,10 @@ Every scenario sets `fade` to 0 (a constant lane): no declicks, so the loop is t
 input exactly. The mono looper runs on a mono track; `overdub` and `undo_clear` run the
 stereo looper on a stereo track, with other noise in each channel.
 
+The saved-state scenarios (state_*, checked by check_state.py) differ: state_mono and
+state_stereo record sines with `fade` at 5 ms, so that the seam has a tail and a
+crossfade to hear; state_recording records noise at fade 0.
+
 The silence at the start: once in about 40 exports, Ardour 7.3 faded the first
 ~4100 samples of the render in (256 zeros, then its gain smoothing from 0 towards 1).
 The looper was only passing audio through there, so the inputs start with LEAD_IN
@@ -64,23 +68,27 @@ UNDO_CLEAR = dict(noise_end=330_000, A1=15_013, B1=63_017, A2=80_021, B2=113_039
 UNDO_CLEAR_FEEDBACK = 0.5
 PULSE = 2_400  # how long a trigger (undo, redo, clear) stays on
 
-# 7-9. The loop saved with the session (LV2 state). These sessions are rolled in real
-#    time from ardour7-lua (an export does not save the session), saved, reopened with
-#    the record and overdub lanes removed, saved again, then exported; check_state.py
-#    holds what each must render. The export starts wherever the restored loop has got
-#    to by then, so the checks find the loop's phase in it.
+# 7-9. The loop saved with the session (LV2 state). An export does not save the session,
+#    so these sessions are rolled in real time from ardour7-lua (roll.lua: the looper
+#    records what its lanes say), saved, reopened with the record and overdub lanes
+#    removed (strip.lua), saved again, then exported; check_state.py holds what each must
+#    save and render. ardour7-export runs the plugin for a while before its first sample
+#    (its pre-roll), so the check finds where the restored loop has got to in the export.
+#    Each loop is shorter than that pre-roll: every seam of the export follows a wrap.
 #
 # 7. mono, fade 5 ms (so the take has a tail and the seam a crossfade): a take [A, B)
 #    of a sine, then a layer of another sine [C, D) in the loop's body, away from the
-#    seam. The sine of the take makes a loop of 440.49 periods: without the crossfade
-#    the seam would jump by about 0.6, where the sine's own steps are below 0.02. The
-#    input is silent after S, and the roll stops at ROLL (the layer's fade-out done).
+#    seam. The take's sine makes a loop of 440.49 periods: without the crossfade the seam
+#    would jump by 0.19 (0.14 after the pan law), eight times the largest step of the
+#    loop's body. The input is silent after S, but for the layer's sine, which starts
+#    10 ms before C and ends 10 ms after the layer's fade-out; the roll stops at ROLL.
 STATE_FADE_MS = 5.0
 STATE_FADE = int(STATE_FADE_MS * RATE / 1000)
 STATE_MONO = dict(A=24_007, B=72_060, S=74_460, C=84_071, D=108_073, ROLL=115_000,
                   end=250_000)
 STATE_MONO.update(noise_end=STATE_MONO["D"] + STATE_FADE + 480)
-# 8. the same on the stereo looper and a stereo track, each channel its own sines.
+# 8. the same on the stereo looper and a stereo track, each channel its own sines (the
+#    seam would jump by 0.39 and 0.12).
 STATE_STEREO = dict(A=21_011, B=64_078, S=66_478, C=77_029, D=96_031, ROLL=103_000,
                     end=230_000)
 STATE_STEREO.update(noise_end=STATE_STEREO["D"] + STATE_FADE + 480)
