@@ -293,7 +293,7 @@ fn positions_inside_blocks_are_applied_at_their_frame() {
         }
         let input: Vec<f32> = (0..n as i64).map(|k| sig((frame + k) as u64)).collect();
         let out = h.run(&input, record, 1.0).to_vec();
-        if frame >= 3 * 96_000 && frame < 4 * 96_000 {
+        if (3 * 96_000..4 * 96_000).contains(&frame) {
             for (k, v) in out.iter().enumerate() {
                 let f = frame + k as i64;
                 assert_eq!(
