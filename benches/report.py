@@ -4,8 +4,8 @@ table.md (the tables of docs/PERFORMANCE.md). Run by scripts/bench.sh:
 
     report.py OUT_DIR [--update-docs]
 
-OUT_DIR holds record_path.json, worker_cost.json, instances.json, layers.json and display.json, as
-the bench binaries wrote them. Only the standard library is needed, plus matplotlib for the plot.
+OUT_DIR holds record_path.json, worker_cost.json, instances.json, layers.json, display.json and
+state.json, as the bench binaries wrote them. Only the standard library is needed, plus matplotlib for the plot.
 """
 import json
 import os
@@ -296,10 +296,50 @@ def display_tables(s):
     return "\n".join(L)
 
 
+def state_tables(s):
+    """The save and restore tables of docs/PERFORMANCE.md (benches/state.rs)."""
+    g = s.get
+    lens = [m for m in [1, int(g("state_long_minutes", 60))] if g(f"state_{m}min_bytes") is not None]
+    if not lens:
+        return ""
+    gb = lambda v: "n/a" if v is None else f"{v:.2f} GB/s"
+    ratio = lambda v: "n/a" if v is None else f"{v:.2f}x"
+    L = ["**Save and restore** (stereo, 48 kHz; best of each way's runs, medians in summary.json)\n"]
+    L.append("| loop | MB | save | plain write | ratio | memcpy | restore warm | plain read warm | ratio "
+             "| restore cold | plain read cold | ratio | chunks alone | save, fsync | plain write, fsync |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in lens:
+        k = f"state_{m}min"
+        L.append("| %d min | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            m, g(f"{k}_bytes", 0) / 1e6, gb(g(f"{k}_save_gbps")), gb(g(f"{k}_plain_write_gbps")),
+            ratio(g(f"{k}_save_vs_plain_write")), gb(g(f"{k}_memcpy_gbps")),
+            gb(g(f"{k}_restore_warm_gbps")), gb(g(f"{k}_plain_read_warm_gbps")),
+            ratio(g(f"{k}_restore_vs_plain_read_warm")), gb(g(f"{k}_restore_cold_gbps")),
+            gb(g(f"{k}_plain_read_cold_gbps")), ratio(g(f"{k}_restore_vs_plain_read_cold")),
+            gb(g(f"{k}_restore_chunk_making_gbps")), gb(g(f"{k}_save_fsync_gbps")),
+            gb(g(f"{k}_plain_write_fsync_gbps"))))
+    L.append("")
+    L.append("**64-frame blocks at realtime pace, with and without a save of the loop in progress** "
+             "(code's own worst, raw worst, p99.9, median)\n")
+    L.append("| loop | path | blocks (during the save) | worst with / without | raw worst with / without "
+             "| p99.9 with / without | median with / without | during the save: worst with / without | p99.9 with / without |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for m in lens:
+        for p in ["overdub", "record"]:
+            k = f"state_{m}min_{p}"
+            pair = lambda a: f"{us(g(f'{k}_save_{a}'))} / {us(g(f'{k}_nosave_{a}'))}"
+            L.append("| %d min | %s | %d (%d) | %s | %s | %s | %s | %s | %s |" % (
+                m, p, g(f"state_{m}min_window_blocks", 0), g(f"{k}_save_blocks", 0),
+                pair("worst_ns"), pair("worst_raw_ns"), pair("p999_ns"), pair("median_ns"),
+                pair("during_worst_ns"), pair("during_p999_ns")))
+    L.append("")
+    return "\n".join(L)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     summary = {}
-    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json", "display.json"]:
+    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json", "display.json", "state.json"]:
         summary.update(load(out, name))
     summary["machine_cpus"] = os.cpu_count()
     with open(os.path.join(out, "summary.json"), "w") as f:
@@ -314,7 +354,7 @@ def main():
                 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                 shutil.copy(path, os.path.join(root, "docs", "worst_block.png"))
                 print("copied the plot to docs/worst_block.png")
-        t = tables(summary) + "\n" + layer_tables(summary) + "\n" + display_tables(summary)
+        t = tables(summary) + "\n" + layer_tables(summary) + "\n" + display_tables(summary) + "\n" + state_tables(summary)
         with open(os.path.join(out, "table.md"), "w") as f:
             f.write(t)
         print(t)

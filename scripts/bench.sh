@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks of the recording path, the worker, 160 loopers at once, and the play and
-# overdub paths, undo/redo, 80 stereo instances overdubbing and the inline display
-# (`make bench`).
+# overdub paths, undo/redo, 80 stereo instances overdubbing, the inline display, and
+# saving and restoring the loop (`make bench`).
 # What is measured and what the figures mean: docs/PERFORMANCE.md.
 #
 # Writes, into $LOOPER_BENCH_OUT (default target/bench): summary.json (one number per
-# figure), worst_block.png, table.md and machine.txt. Takes about 5-7 minutes on 2 cores.
+# figure), worst_block.png, table.md and machine.txt. Takes about 7-9 minutes on 2 cores.
 #
 #   scripts/bench.sh                 the full run (5 runs of an hour of audio per way)
 #   scripts/bench.sh --quick         a smoke test: 5 minutes of audio, 1 run (~1 minute)
@@ -15,6 +15,7 @@
 # LOOPER_BENCH_INST_SECONDS, LOOPER_BENCH_INST_REPEATS, LOOPER_BENCH_INST_OD_SECONDS,
 # LOOPER_BENCH_COOL_MIB, LOOPER_BENCH_LAYER_REPEATS, LOOPER_BENCH_LAYER_WINDOW_S,
 # LOOPER_BENCH_LAYER_MINUTES, LOOPER_BENCH_COLD_MIB, LOOPER_BENCH_DISPLAY_MINUTES,
+# LOOPER_BENCH_STATE_MINUTES, LOOPER_BENCH_STATE_REPEATS, LOOPER_BENCH_STATE_BLOCK_REPEATS,
 # LOOPER_BENCH_FIFO=0 (do not ask
 # for SCHED_FIFO), CARGO_TARGET_DIR. Best run on an otherwise idle machine.
 set -euo pipefail
@@ -36,13 +37,16 @@ for arg in "$@"; do
       export LOOPER_BENCH_LAYER_WINDOW_S=${LOOPER_BENCH_LAYER_WINDOW_S:-5}
       export LOOPER_BENCH_LAYER_REPEATS=${LOOPER_BENCH_LAYER_REPEATS:-2}
       export LOOPER_BENCH_DISPLAY_MINUTES=${LOOPER_BENCH_DISPLAY_MINUTES:-5}
+      export LOOPER_BENCH_STATE_MINUTES=${LOOPER_BENCH_STATE_MINUTES:-5}
+      export LOOPER_BENCH_STATE_REPEATS=${LOOPER_BENCH_STATE_REPEATS:-2}
+      export LOOPER_BENCH_STATE_BLOCK_REPEATS=${LOOPER_BENCH_STATE_BLOCK_REPEATS:-1}
       ;;
     --update-docs) UPDATE_DOCS=--update-docs ;;
     *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$OUT"
-rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/layers.json "$OUT"/display.json "$OUT"/summary.json
+rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/layers.json "$OUT"/display.json "$OUT"/state.json "$OUT"/summary.json
 export LOOPER_BENCH_OUT="$OUT"
 
 # A Python with matplotlib for the plot (Debian's python3-matplotlib).
@@ -72,7 +76,7 @@ fi
 # Build at low priority (the machine may be shared), then run each harness in turn.
 nice -n 10 "$CARGO" bench --locked --no-run
 start=$SECONDS
-for b in record_path worker_cost instances layers display; do
+for b in record_path worker_cost instances layers display state; do
   echo "== $b"
   "$CARGO" bench --locked --bench "$b"
 done

@@ -269,7 +269,26 @@ pub fn read_wav<R: Read>(
             loop_len: want.loop_len,
         });
     }
-    let mut data = reader.into_inner();
+    // hound's own reader takes the first sample: it checks that a sample takes four
+    // bytes (a wider block would otherwise be read as more samples). The rest is read in
+    // blocks after it.
+    let mut reader = reader;
+    let first = match reader.samples::<f32>().next() {
+        Some(Ok(v)) => v,
+        Some(Err(hound::Error::IoError(e))) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(LoadError::Truncated {
+                frames: 0,
+                header: frames,
+            })
+        }
+        Some(Err(hound::Error::IoError(e))) => return Err(LoadError::Io(e)),
+        Some(Err(_)) | None => {
+            return Err(LoadError::NotWav(
+                "its 32-bit float samples sit in blocks wider than four bytes".into(),
+            ))
+        }
+    };
+    let mut data = std::io::Cursor::new(first.to_le_bytes()).chain(reader.into_inner());
     let mut tree = Tree::new(want.channels);
     let mut pool = ReadyPool::with_capacity(1, 8);
     let mut peaks = Peaks::new();

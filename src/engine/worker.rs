@@ -73,6 +73,14 @@ impl WorkerCore {
         &self.stats
     }
 
+    /// [worker] Counts the memory the system refused so far as told (a failed restore
+    /// has said so in its own message).
+    pub fn failures_told(&self) {
+        let failures = self.stats.alloc_failures.load(Ordering::Relaxed);
+        self.alloc_failures_logged
+            .fetch_max(failures, Ordering::Relaxed);
+    }
+
     /// [worker] Tells the user `msg` through the host's log.
     pub fn tell(&self, level: Level, msg: &str) {
         self.reporter.report(level, msg);

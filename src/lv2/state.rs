@@ -457,6 +457,7 @@ pub(super) unsafe fn restore(
         }
         Err((status, msg)) => {
             side.core().collect();
+            side.core().failures_told();
             side.tell(
                 Level::Error,
                 &format!("the saved loop was not restored: {msg}. The looper keeps the loop it had (a new one is empty)"),
