@@ -463,12 +463,13 @@ fn saver(
                 };
                 let t0 = Instant::now();
                 let f = File::open(&path).unwrap();
-                let loaded = read_wav(
-                    BufReader::with_capacity(1 << 20, f),
-                    &want,
-                    &mut core.supply(),
-                )
-                .unwrap();
+                let want = Expect {
+                    bytes: Some(f.metadata().unwrap().len()),
+                    ..want
+                };
+                // As the plugin's restore reads it (a small buffer for the header).
+                let loaded =
+                    read_wav(BufReader::with_capacity(8192, f), &want, &core.supply()).unwrap();
                 let read_s = t0.elapsed().as_secs_f64();
                 let loaded = if keep {
                     Some(Box::new(loaded))
@@ -501,7 +502,7 @@ fn saver(
                 use looper::engine::loopfile::Supply;
                 let n = bytes.div_ceil(looper::chunk::CHUNK_BYTES);
                 let mut v = Vec::with_capacity(n);
-                let mut supply = core.supply();
+                let supply = core.supply();
                 let t0 = Instant::now();
                 for _ in 0..n {
                     v.push(supply.chunk().expect("memory for a chunk"));
@@ -1032,6 +1033,7 @@ fn main() {
             rate: RATE as u32,
             loop_len: minutes * 60 * RATE,
             max_tail: eng.lp.max_tail(),
+            bytes: None,
         };
         // The WAV's size, for the plain file: header, loop and tail.
         let tail = (FADE_MS as usize * RATE / 1000).min(eng.lp.max_tail());

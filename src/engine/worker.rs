@@ -192,12 +192,12 @@ pub struct Maker<'a>(&'a WorkerCore);
 
 impl Supply for Maker<'_> {
     /// [worker]
-    fn chunk(&mut self) -> Option<Shared<Chunk>> {
+    fn chunk(&self) -> Option<Shared<Chunk>> {
         let c = Chunk::new(&self.0.stats)?;
         Some(Shared::new(&self.0.handle, c))
     }
     /// [worker]
-    fn node(&mut self) -> Option<Shared<Node>> {
+    fn node(&self) -> Option<Shared<Node>> {
         let n = Node::new(&self.0.stats)?;
         Some(Shared::new(&self.0.handle, n))
     }

@@ -546,8 +546,9 @@ fn read_state<'a>(
         rate: side.rate.round() as u32,
         loop_len: len as usize,
         max_tail: side.max_tail,
+        bytes: None,
     };
-    let mut supply = side.core().supply();
+    let supply = side.core().supply();
     let loaded = if let Some((k, b)) = get(u.audio) {
         if k != u.path && k != u.string {
             return Err(bad_type("audio path"));
@@ -565,17 +566,21 @@ fn read_state<'a>(
             return Err(fail(LoadError::NotWav("not a regular file".into())));
         }
         let f = std::fs::File::open(&file).map_err(|e| fail(LoadError::Io(e)))?;
-        read_wav(
-            std::io::BufReader::with_capacity(1 << 20, f),
-            &want,
-            &mut supply,
-        )
-        .map_err(fail)?
+        // (A small buffer for hound's header: the samples are read in blocks past it.)
+        let want = Expect {
+            bytes: Some(meta.len()),
+            ..want
+        };
+        read_wav(std::io::BufReader::with_capacity(8192, f), &want, &supply).map_err(fail)?
     } else if let Some((k, b)) = get(u.inline) {
         if k != u.chunk {
             return Err(bad_type("inline audio"));
         }
-        read_wav(std::io::Cursor::new(b), &want, &mut supply).map_err(|e| {
+        let want = Expect {
+            bytes: Some(b.len() as u64),
+            ..want
+        };
+        read_wav(std::io::Cursor::new(b), &want, &supply).map_err(|e| {
             (
                 sys::LV2_State_Status_LV2_STATE_ERR_UNKNOWN,
                 format!("{e} (the audio kept in the state)"),
