@@ -339,7 +339,7 @@ def state_tables(s):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     summary = {}
-    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json", "display.json", "state.json"]:
+    for name in ["record_path.json", "worker_cost.json", "instances.json", "layers.json", "display.json", "state.json", "sync.json"]:
         summary.update(load(out, name))
     summary["machine_cpus"] = os.cpu_count()
     with open(os.path.join(out, "summary.json"), "w") as f:

@@ -15,6 +15,7 @@
 # LOOPER_BENCH_INST_SECONDS, LOOPER_BENCH_INST_REPEATS, LOOPER_BENCH_INST_OD_SECONDS,
 # LOOPER_BENCH_COOL_MIB, LOOPER_BENCH_LAYER_REPEATS, LOOPER_BENCH_LAYER_WINDOW_S,
 # LOOPER_BENCH_LAYER_MINUTES, LOOPER_BENCH_COLD_MIB, LOOPER_BENCH_DISPLAY_MINUTES,
+# LOOPER_BENCH_SYNC_BLOCKS,
 # LOOPER_BENCH_STATE_MINUTES, LOOPER_BENCH_STATE_REPEATS, LOOPER_BENCH_STATE_BLOCK_REPEATS,
 # LOOPER_BENCH_FIFO=0 (do not ask
 # for SCHED_FIFO), CARGO_TARGET_DIR. Best run on an otherwise idle machine.
@@ -40,13 +41,14 @@ for arg in "$@"; do
       export LOOPER_BENCH_STATE_MINUTES=${LOOPER_BENCH_STATE_MINUTES:-5}
       export LOOPER_BENCH_STATE_REPEATS=${LOOPER_BENCH_STATE_REPEATS:-2}
       export LOOPER_BENCH_STATE_BLOCK_REPEATS=${LOOPER_BENCH_STATE_BLOCK_REPEATS:-1}
+      export LOOPER_BENCH_SYNC_BLOCKS=${LOOPER_BENCH_SYNC_BLOCKS:-20000}
       ;;
     --update-docs) UPDATE_DOCS=--update-docs ;;
     *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$OUT"
-rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/layers.json "$OUT"/display.json "$OUT"/state.json "$OUT"/summary.json
+rm -f "$OUT"/record_path.json "$OUT"/worker_cost.json "$OUT"/instances.json "$OUT"/layers.json "$OUT"/display.json "$OUT"/state.json "$OUT"/sync.json "$OUT"/summary.json
 export LOOPER_BENCH_OUT="$OUT"
 
 # A Python with matplotlib for the plot (Debian's python3-matplotlib).
@@ -76,7 +78,7 @@ fi
 # Build at low priority (the machine may be shared), then run each harness in turn.
 nice -n 10 "$CARGO" bench --locked --no-run
 start=$SECONDS
-for b in record_path worker_cost instances layers display state; do
+for b in record_path worker_cost instances layers display state sync; do
   echo "== $b"
   "$CARGO" bench --locked --bench "$b"
 done
