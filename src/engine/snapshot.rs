@@ -138,7 +138,9 @@ impl SaveGate {
             }
             return None;
         }
-        self.blocks.fetch_add(1, Ordering::Relaxed);
+        // Only the audio thread writes it: a plain store, no locked instruction.
+        let b = self.blocks.load(Ordering::Relaxed);
+        self.blocks.store(b.wrapping_add(1), Ordering::Relaxed);
         Some(Entry {
             gate: self,
             outer: was & RUN == 0,

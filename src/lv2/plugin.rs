@@ -494,12 +494,19 @@ impl Instance {
             sync: control(port::SYNC, d.sync),
             bars: control(port::BARS, d.bars),
         };
-        let mut events = [TimeEvent::default(); MAX_EVENTS];
         let seq = p[port::CONTROL as usize].cast::<sys::LV2_Atom_Sequence>();
-        let count = match (&self.time_urids, seq.is_null()) {
-            // SAFETY: a connected atom input holds the host's sequence for this call.
-            (Some(u), false) => unsafe { read_positions(seq, u, n, &mut events) },
-            _ => 0,
+        // SAFETY: a connected atom input holds the host's sequence for this call; its
+        // header says how many bytes of events follow the 8-byte sequence body.
+        let any = !seq.is_null() && unsafe { (*seq).atom.size } as usize > 8;
+        let mut storage;
+        let events: &[TimeEvent] = match (&self.time_urids, any) {
+            (Some(u), true) => {
+                storage = [TimeEvent::default(); MAX_EVENTS];
+                // SAFETY: as above.
+                let count = unsafe { read_positions(seq, u, n, &mut storage) };
+                &storage[..count]
+            }
+            _ => &[],
         };
         // SAFETY: each output buffer holds `n` samples for this call; the two outputs
         // are distinct buffers (a host may only alias an input with an output, and
@@ -517,7 +524,7 @@ impl Instance {
         };
         let mut io: [&mut [f32]; 2] = [l, r];
         self.engine
-            .process_timed(&controls, &events[..count], &mut io[..self.channels]);
+            .process_timed(&controls, events, &mut io[..self.channels]);
         let e = &self.engine;
         let outputs = [
             (port::STATE, e.state() as u8 as f32),

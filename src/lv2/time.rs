@@ -19,7 +19,7 @@ use lv2::urid::*;
 use crate::engine::sync::{Position, TimeEvent};
 
 /// Positions kept from one block; beyond it the last replaces the one before.
-pub const MAX_EVENTS: usize = 16;
+pub const MAX_EVENTS: usize = 8;
 
 /// The URIDs the reader needs.
 #[derive(URIDCollection)]
